@@ -1,0 +1,16 @@
+"""Wiring for this repository's own runs.
+
+The plugin itself comes from the ``pytest11`` entry point once the package is
+installed (``pip install -e .``); from a bare checkout it is loaded here.
+"""
+
+import importlib.metadata
+
+try:
+    _installed = any(ep.value == "suite.plugin"
+                     for ep in importlib.metadata.entry_points(group="pytest11"))
+except Exception:  # pragma: no cover
+    _installed = False
+
+if not _installed:
+    pytest_plugins = ["suite.plugin"]

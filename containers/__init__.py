@@ -1,0 +1,175 @@
+"""How a live store is obtained.
+
+Every store module exposes one :class:`StoreProvider`. :func:`obtain` walks the
+ladder, in order:
+
+1. a URL the user gives (``--backend-url`` or the store's environment variable);
+2. testcontainers, where a container engine answers (probed once, cached);
+3. local server binaries, started in a throwaway directory on a free port;
+4. otherwise :class:`StoreUnavailable`, whose message names all three remedies.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+STORE_KINDS = ("embedded", "real", "independent", "emulated")
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be provided here; the message says how to fix that."""
+
+
+@dataclass
+class Namespace:
+    """An isolated corner of a store: a database, schema or file of its own.
+
+    ``url`` is what a backend is configured with; ``settings`` are extra
+    Celery settings the namespace needs (for example a key prefix).
+    """
+
+    name: str
+    url: str
+    store: "StoreServer"
+    settings: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # never show credentials
+        return f"<Namespace {self.name} on {self.store.name}>"
+
+
+class StoreServer(abc.ABC):
+    """A running store, shared by every test of the session."""
+
+    #: store name, as used by ``--backend`` (``postgresql``)
+    name: str = ""
+    #: one of STORE_KINDS
+    kind: str = "real"
+    #: how it was obtained: "url", "testcontainers", "local" or "embedded"
+    route: str = "local"
+
+    def __init__(self) -> None:
+        self.version: str = "unknown"
+
+    @abc.abstractmethod
+    def create_namespace(self, label: str) -> Namespace:
+        """Create an empty, isolated namespace and return it."""
+
+    @abc.abstractmethod
+    def drop_namespace(self, namespace: Namespace) -> None:
+        """Remove a namespace and everything in it (best effort)."""
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines of the server's log, for failure reports."""
+        return ""
+
+    def stop(self) -> None:
+        """Stop the server if this process started it."""
+
+    def connection_info(self) -> dict:
+        """What another process needs to reuse this server (no secrets shown
+        in logs: this is passed between processes, never printed)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{self.name} {self.version} ({self.kind}, via {self.route})"
+
+    def new_namespace_name(self, label: str = "") -> str:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        stem = re.sub(r"[^a-z0-9]", "", label.lower())[:12]
+        return f"cc_{worker}_{stem}_{uuid.uuid4().hex[:10]}"
+
+
+class StoreProvider(abc.ABC):
+    """Knows the routes to one store."""
+
+    name: str = ""
+    #: environment variable holding a URL for this store
+    env_var: str = ""
+    #: the package(s) a user installs for the local route, named in the skip
+    local_install_hint: str = ""
+    #: an embedded store runs in-process: no server, no ladder
+    embedded: bool = False
+
+    def recognizes(self, url: str) -> bool:
+        """True when ``url`` points at this kind of store."""
+        return False
+
+    def url_from_env(self) -> Optional[str]:
+        return os.environ.get(self.env_var) or None
+
+    @abc.abstractmethod
+    def from_url(self, url: str) -> StoreServer:
+        """Use a server the user runs."""
+
+    def from_container(self) -> StoreServer:
+        """Start the store through testcontainers."""
+        raise StoreUnavailable(f"no container image is known for {self.name}")
+
+    @abc.abstractmethod
+    def local_unavailable_reason(self) -> Optional[str]:
+        """None when local binaries can run here, else why not."""
+
+    @abc.abstractmethod
+    def from_local(self, workdir: str) -> StoreServer:
+        """Start local binaries in ``workdir`` on a free port."""
+
+    def remedies(self, container_reason: str, local_reason: str) -> str:
+        return (
+            f"store {self.name!r} is not available here. Fix it with one of:\n"
+            f"  1. give a URL: --backend-url=URL or {self.env_var}=URL;\n"
+            f"  2. run a container engine (testcontainers): {container_reason};\n"
+            f"  3. install the local server: {local_reason}"
+            + (f" ({self.local_install_hint})" if self.local_install_hint else "")
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def container_engine() -> tuple[bool, str]:
+    """Probe once whether a container engine answers; (ok, reason)."""
+    if os.environ.get("CELERY_CONFORMANCE_NO_CONTAINERS"):
+        return False, "disabled by CELERY_CONFORMANCE_NO_CONTAINERS"
+    try:
+        import docker  # noqa: F401
+    except ImportError:
+        return False, "the 'docker' package is not installed (pip install testcontainers)"
+    try:
+        client = docker.from_env(timeout=3)
+        client.ping()
+        client.close()
+    except Exception as exc:  # any failure means: no engine
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return False, f"no container engine answered ({first[:120]})"
+    return True, "a container engine answered"
+
+
+def obtain(provider: StoreProvider, workdir: str, url: Optional[str] = None) -> StoreServer:
+    """Walk the ladder for ``provider``; raise StoreUnavailable with remedies."""
+    url = url or provider.url_from_env()
+    if url:
+        return provider.from_url(url)
+    if provider.embedded:
+        return provider.from_local(workdir)
+    engine_ok, engine_reason = container_engine()
+    if engine_ok:
+        try:
+            return provider.from_container()
+        except StoreUnavailable as exc:
+            engine_reason = str(exc)
+    local_reason = provider.local_unavailable_reason()
+    if local_reason is None:
+        return provider.from_local(workdir)
+    raise StoreUnavailable(provider.remedies(engine_reason, local_reason))
+
+
+def providers() -> dict[str, StoreProvider]:
+    """Every store this package knows, by name."""
+    from . import mysql, postgresql, sqlite
+
+    found = [sqlite.PROVIDER, postgresql.PROVIDER, mysql.PROVIDER]
+    return {p.name: p for p in found}

@@ -1,0 +1,102 @@
+"""Plumbing shared by the local-binary routes: ports, child servers, readiness."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from typing import Callable, Optional, Sequence
+
+PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _child_setup(user: Optional[str]) -> Callable[[], None]:
+    """In the child: drop to ``user`` (when root), then ask the kernel to
+    SIGTERM the server if the test process dies, so a crash leaks no server."""
+
+    def setup() -> None:
+        os.setsid()
+        if user is not None and os.geteuid() == 0:
+            pw = pwd.getpwnam(user)
+            os.setgid(pw.pw_gid)
+            os.initgroups(user, pw.pw_gid)
+            os.setuid(pw.pw_uid)
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return setup
+
+
+def run_as(cmd: Sequence[str], user: Optional[str] = None, timeout: float = 120,
+           env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run a setup command (initdb...) to completion, as ``user`` when root."""
+    return subprocess.run(
+        list(cmd), capture_output=True, text=True, timeout=timeout,
+        preexec_fn=_child_setup(user), env=env,
+    )
+
+
+class ServerProcess:
+    """A server started by this process, logging to a file, stopped on exit."""
+
+    def __init__(self, cmd: Sequence[str], log_path: str, user: Optional[str] = None,
+                 env: Optional[dict] = None, cwd: Optional[str] = None) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            list(cmd), stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=_child_setup(user), env=env, cwd=cwd,
+        )
+
+    def wait_ready(self, probe: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``probe`` until it is true; fail with the log tail otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{what} exited with code {self.proc.returncode} before it was ready.\n"
+                    f"--- server log ---\n{self.log_tail()}")
+            try:
+                if probe():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{what} was not ready after {timeout:.0f} s.\n"
+                           f"--- server log ---\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read()[-20000:]
+        except OSError:
+            return ""
+        return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0

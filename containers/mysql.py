@@ -1,0 +1,140 @@
+"""MySQL / MariaDB: a namespace is a utf8mb4 database of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Optional
+
+from . import Namespace, StoreProvider, StoreServer, StoreUnavailable
+from ._process import ServerProcess, free_port, run_as
+
+IMAGE = "mariadb:10.11"
+
+
+def _server_binary() -> Optional[str]:
+    for name in ("mariadbd", "mysqld"):
+        path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+        if path:
+            return path
+    return None
+
+
+class MySQLStore(StoreServer):
+    name = "mysql"
+    kind = "real"
+
+    def __init__(self, url: str, process: Optional[ServerProcess] = None,
+                 container=None, route: str = "url") -> None:
+        super().__init__()
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.pool import NullPool
+
+        self.url = make_url(url).set(drivername="mysql+pymysql").update_query_dict(
+            {"charset": "utf8mb4"})
+        self.process = process
+        self.container = container
+        self.route = route
+        self._text = text
+        self._engine = create_engine(self.url, poolclass=NullPool,
+                                     isolation_level="AUTOCOMMIT")
+        with self._engine.connect() as conn:
+            self.version = conn.execute(text("SELECT VERSION()")).scalar_one()
+
+    def create_namespace(self, label: str) -> Namespace:
+        name = self.new_namespace_name(label)
+        with self._engine.connect() as conn:
+            conn.execute(self._text(
+                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        url = self.url.set(database=name)
+        return Namespace(name=name, url=url.render_as_string(hide_password=False), store=self)
+
+    def drop_namespace(self, namespace: Namespace) -> None:
+        with self._engine.connect() as conn:
+            conn.execute(self._text(f"DROP DATABASE IF EXISTS `{namespace.name}`"))
+
+    def log_tail(self, lines: int = 60) -> str:
+        return self.process.log_tail(lines) if self.process else ""
+
+    def stop(self) -> None:
+        self._engine.dispose()
+        if self.process is not None:
+            self.process.stop()
+        if self.container is not None:
+            self.container.stop()
+
+    def connection_info(self) -> dict:
+        return {"url": self.url.render_as_string(hide_password=False)}
+
+
+class MySQLProvider(StoreProvider):
+    name = "mysql"
+    env_var = "CELERY_CONFORMANCE_MYSQL_URL"
+    local_install_hint = "apt-get install mariadb-server"
+
+    def recognizes(self, url: str) -> bool:
+        return url.split(":", 1)[0].split("+", 1)[0] in ("mysql", "mariadb")
+
+    def from_url(self, url: str) -> StoreServer:
+        return MySQLStore(url, route="url")
+
+    def from_container(self) -> StoreServer:
+        try:
+            from testcontainers.mysql import MySqlContainer
+        except ImportError as exc:
+            raise StoreUnavailable(f"testcontainers is not installed ({exc})")
+        container = MySqlContainer(IMAGE, dialect="pymysql")
+        container.start()
+        return MySQLStore(container.get_connection_url(), container=container,
+                          route="testcontainers")
+
+    def local_unavailable_reason(self) -> Optional[str]:
+        if _server_binary() is None:
+            return "no mariadbd or mysqld binary found"
+        if not (shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")):
+            return "no mariadb-install-db found to create a data directory"
+        return None
+
+    def from_local(self, workdir: str) -> StoreServer:
+        server = _server_binary()
+        install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+        base = os.path.join(workdir, f"mysql-{os.getpid()}")
+        datadir = os.path.join(base, "data")
+        os.makedirs(datadir, exist_ok=True)
+        user = "root" if os.geteuid() == 0 else None
+        init = [install, "--no-defaults", f"--datadir={datadir}",
+                "--auth-root-authentication-method=normal", "--skip-test-db"]
+        if user:
+            init.append("--user=root")
+        done = run_as(init)
+        if done.returncode != 0:
+            raise StoreUnavailable(f"mariadb-install-db failed: {done.stdout}{done.stderr}")
+        port = free_port()
+        sock = os.path.join(base, "mysqld.sock")
+        cmd = [server, "--no-defaults", f"--datadir={datadir}", f"--port={port}",
+               "--bind-address=127.0.0.1", f"--socket={sock}", "--skip-name-resolve",
+               "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0",
+               "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+               "--max-connections=500", "--default-time-zone=+00:00",
+               f"--pid-file={os.path.join(base, 'mysqld.pid')}"]
+        if user:
+            cmd.append("--user=root")
+        process = ServerProcess(cmd, log_path=os.path.join(base, "server.log"))
+        url = f"mysql+pymysql://root@127.0.0.1:{port}/mysql?charset=utf8mb4"
+
+        def ready() -> bool:
+            import pymysql
+
+            pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=1).close()
+            return True
+
+        process.wait_ready(ready, timeout=60, what="MariaDB")
+        return MySQLStore(url, process=process, route="local")
+
+
+PROVIDER = MySQLProvider()
+
+
+def from_connection_info(info: dict) -> StoreServer:
+    return MySQLStore(info["url"])

@@ -1,0 +1,148 @@
+"""PostgreSQL: a namespace is a schema of its own (``search_path`` in the URL)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from typing import Optional
+
+
+from . import Namespace, StoreProvider, StoreServer, StoreUnavailable
+from ._process import ServerProcess, free_port, run_as
+
+IMAGE = "postgres:15"
+
+
+def _binaries() -> Optional[str]:
+    """The bin directory of the newest local PostgreSQL server, if any."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    if found:
+        return os.path.dirname(found[-1])
+    postgres = shutil.which("postgres")
+    return os.path.dirname(postgres) if postgres else None
+
+
+class PostgreSQLStore(StoreServer):
+    name = "postgresql"
+    kind = "real"
+
+    def __init__(self, url: str, process: Optional[ServerProcess] = None,
+                 container=None, route: str = "url") -> None:
+        super().__init__()
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.pool import NullPool
+
+        self.url = make_url(url).set(drivername="postgresql+psycopg2")
+        self.process = process
+        self.container = container
+        self.route = route
+        self._engine = create_engine(self.url, poolclass=NullPool,
+                                     isolation_level="AUTOCOMMIT")
+        self._text = text
+        with self._engine.connect() as conn:
+            self.version = conn.execute(text("SHOW server_version")).scalar_one().split()[0]
+
+    def create_namespace(self, label: str) -> Namespace:
+        name = self.new_namespace_name(label)
+        with self._engine.connect() as conn:
+            conn.execute(self._text(f'CREATE SCHEMA "{name}"'))
+        url = self.url.update_query_dict({"options": f"-csearch_path={name}"})
+        return Namespace(name=name, url=url.render_as_string(hide_password=False), store=self)
+
+    def drop_namespace(self, namespace: Namespace) -> None:
+        with self._engine.connect() as conn:
+            conn.execute(self._text(f'DROP SCHEMA IF EXISTS "{namespace.name}" CASCADE'))
+
+    def log_tail(self, lines: int = 60) -> str:
+        return self.process.log_tail(lines) if self.process else ""
+
+    def stop(self) -> None:
+        self._engine.dispose()
+        if self.process is not None:
+            self.process.stop()
+        if self.container is not None:
+            self.container.stop()
+
+    def connection_info(self) -> dict:
+        return {"url": self.url.render_as_string(hide_password=False)}
+
+
+class PostgreSQLProvider(StoreProvider):
+    name = "postgresql"
+    env_var = "CELERY_CONFORMANCE_POSTGRESQL_URL"
+    local_install_hint = "apt-get install postgresql"
+
+    def recognizes(self, url: str) -> bool:
+        return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
+
+    def from_url(self, url: str) -> StoreServer:
+        return PostgreSQLStore(url, route="url")
+
+    def from_container(self) -> StoreServer:
+        try:
+            from testcontainers.postgres import PostgresContainer
+        except ImportError as exc:
+            raise StoreUnavailable(f"testcontainers is not installed ({exc})")
+        container = PostgresContainer(IMAGE, driver="psycopg2")
+        container.start()
+        return PostgreSQLStore(container.get_connection_url(), container=container,
+                               route="testcontainers")
+
+    def local_unavailable_reason(self) -> Optional[str]:
+        if _binaries() is None:
+            return "no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and PATH)"
+        if os.geteuid() == 0:
+            try:
+                import pwd
+
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return "running as root and there is no 'postgres' user to run the server as"
+        return None
+
+    def from_local(self, workdir: str) -> StoreServer:
+        bindir = _binaries()
+        user = "postgres" if os.geteuid() == 0 else None
+        base = os.path.join(workdir, f"postgresql-{os.getpid()}")
+        datadir, sockdir = os.path.join(base, "data"), os.path.join(base, "run")
+        os.makedirs(sockdir, exist_ok=True)
+        if user:
+            shutil.chown(base, user)
+            shutil.chown(sockdir, user)
+            os.chmod(workdir, 0o755)
+        done = run_as([os.path.join(bindir, "initdb"), "-D", datadir, "-U", "postgres",
+                       "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"], user=user)
+        if done.returncode != 0:
+            raise StoreUnavailable(f"initdb failed: {done.stdout}{done.stderr}")
+        port = free_port()
+        log = os.path.join(base, "server.log")
+        process = ServerProcess(
+            [os.path.join(bindir, "postgres"), "-D", datadir, "-p", str(port),
+             "-k", sockdir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+             "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+             "-c", "max_connections=300", "-c", "timezone=UTC"],
+            log_path=log, user=user)
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+
+        def ready() -> bool:
+            import psycopg2
+
+            psycopg2.connect(host="127.0.0.1", port=port, user="postgres",
+                             dbname="postgres", connect_timeout=1).close()
+            return True
+
+        process.wait_ready(ready, timeout=60, what="PostgreSQL")
+        return PostgreSQLStore(url, process=process, route="local")
+
+
+PROVIDER = PostgreSQLProvider()
+
+
+def from_connection_info(info: dict) -> StoreServer:
+    return PostgreSQLStore(info["url"])
+
+
+

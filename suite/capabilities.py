@@ -1,0 +1,105 @@
+"""What a backend supports, declared as data.
+
+Tests select by capability (``@pytest.mark.requires("native_expiry")``), never by
+backend name or URL. Each field's docstring doubles as the skip reason when a
+test needs a capability that the backend under test does not declare.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Optional
+
+#: One line per capability, in the voice of a requirement; used as skip reasons.
+CAPABILITY_DOCS: dict[str, str] = {
+    "kind": "backend stores results in tables ('table') or under keys ('kv')",
+    "implements_incr": "backend implements an atomic incr() for chord counters",
+    "native_expiry": "backend expires results itself (server TTL or supports_autoexpire)",
+    "expiry_granularity_s": "seconds the store may take past the TTL to expire a result",
+    "native_join": "backend implements get_many() natively",
+    "largest_result_bytes": "largest encoded result guaranteed to round-trip",
+    "max_task_id_length": "longest task id the backend stores",
+    "case_sensitive_ids": "ids that differ only in letter case are distinct records",
+    "sticky_states": "states that no later write may replace",
+    "supports_compression": "backend stores compressed payloads (result_compression)",
+    "table_names_configurable": "database_table_names/schemas/engine_options are honoured",
+    "cleanup": "backend.cleanup() deletes expired results",
+    "retry_injection_point": "name of the backend method that performs one store write",
+    "transient_error": "an example error the backend must classify as retryable",
+    "permanent_error": "an example error the backend must not retry",
+    "concurrent_processes": "several processes may write to one store at once",
+    "server_clock": "the store stamps completion times with the server's clock",
+}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """A typed record of what one backend supports on one store."""
+
+    kind: Literal["table", "kv"] = "table"
+    implements_incr: bool = False
+    native_expiry: bool = False
+    expiry_granularity_s: float = 0.0
+    native_join: bool = False
+    largest_result_bytes: Optional[int] = 1 << 20
+    max_task_id_length: int = 155
+    case_sensitive_ids: bool = True
+    sticky_states: frozenset = frozenset({"SUCCESS"})
+    supports_compression: bool = False
+    table_names_configurable: bool = False
+    cleanup: bool = True
+    retry_injection_point: str = "_store_result"
+    transient_error: Optional[Callable[[], BaseException]] = None
+    permanent_error: Optional[Callable[[], BaseException]] = None
+    concurrent_processes: bool = True
+    server_clock: bool = False
+
+    def has(self, name: str) -> bool:
+        """True when the named capability is declared (truthy)."""
+        if name not in CAPABILITY_DOCS:
+            raise KeyError(f"unknown capability {name!r}; known: {sorted(CAPABILITY_DOCS)}")
+        return bool(getattr(self, name))
+
+    def replace(self, **changes) -> "Capabilities":
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> dict:
+        """A JSON-friendly view (callables shown by name)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if callable(value):
+                value = getattr(value, "__name__", repr(value))
+            elif isinstance(value, frozenset):
+                value = sorted(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    """A declared divergence: tests of ``clause`` (or the test named ``test``)
+    are expected to fail for this backend, strictly (an unexpected pass fails
+    the run). ``stores`` limits it to some stores; empty means every store."""
+
+    reason: str
+    clause: Optional[str] = None
+    test: Optional[str] = None
+    stores: frozenset = field(default_factory=frozenset)
+
+    def __post_init__(self):
+        if not (self.clause or self.test):
+            raise ValueError("KnownFailure needs a clause or a test name")
+        if not self.reason.strip():
+            raise ValueError("KnownFailure needs a reason")
+
+    def matches(self, clauses, test_name: str, store: str) -> bool:
+        if self.stores and store not in self.stores:
+            return False
+        if self.test is not None:
+            base = test_name.split("[", 1)[0]
+            if self.test not in (test_name, base):
+                return False
+            return self.clause is None or self.clause in clauses
+        return self.clause in clauses

@@ -1,0 +1,467 @@
+"""The pytest plugin: ``pytest --backend=NAME`` wherever the package is installed.
+
+Registered through the ``pytest11`` entry point ``celery_conformance``. It adds
+the options, resolves configuration, parametrizes every contract test over the
+selected targets (backend × store), provides the fixtures the contract uses,
+applies capabilities and strict known failures, and writes the report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from typing import Optional
+
+import pytest
+
+from . import __version__, profiles
+from .capabilities import CAPABILITY_DOCS
+from .clauses import CLAUSES
+from .config import resolve as resolve_settings
+from .report import ReportCollector, level_of
+from .stores import WORKERINPUT_KEY, StoreBroker
+from .targets import SPECS, STORE_ALIASES, Target, TargetError, resolve as resolve_target
+
+profiles.register_profiles()
+
+STATE_KEY = pytest.StashKey["ConformanceState"]()
+
+
+class ConformanceState:
+    def __init__(self, settings, targets, broker) -> None:
+        self.settings = settings
+        self.targets: list[Target] = targets
+        self.broker: StoreBroker = broker
+        self.collector = ReportCollector()
+        self.started = time.monotonic()
+
+
+def _state(config) -> ConformanceState:
+    return config.stash[STATE_KEY]
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _is_xdist_controller(config) -> bool:
+    return config.pluginmanager.hasplugin("dsession")
+
+
+# --------------------------------------------------------------------- options
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("celery-conformance", "Celery result-backend conformance")
+    group.addoption("--backend", action="append", dest="backend", default=[],
+                    metavar="NAME|module:Class[@store]",
+                    help="backend to test: sqlite, postgresql, mysql (the reference "
+                         "backend on that store), module:Class[@store] for any Celery "
+                         "result backend, or 'all'. Repeat or comma-separate for several.")
+    group.addoption("--backend-url", dest="backend_url", default=None, metavar="URL",
+                    help="use the store at URL instead of starting one")
+    group.addoption("--backends", action="store_true", dest="list_backends", default=False,
+                    help="list known backends and stores, whether each can be provided "
+                         "here and why, then exit")
+    group.addoption("--require-store", dest="require_store", default=None,
+                    metavar="NAME[,NAME]",
+                    help="fail the session if one of these stores cannot be provided")
+    group.addoption("--conformance-report", dest="conformance_report", default=None,
+                    metavar="PATH", help="write the JSON conformance report to PATH")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "clause(*ids): contract clause(s) this test checks")
+    config.addinivalue_line("markers", "requires(*capabilities): skip unless the backend "
+                                       "declares every named capability")
+    if config.option.list_backends:
+        return
+    option_values = {
+        "backend": ",".join(config.option.backend) or None,
+        "backend_url": config.option.backend_url,
+        "require_store": config.option.require_store,
+        "conformance_report": config.option.conformance_report,
+        "hypothesis_profile": getattr(config.option, "hypothesis_profile", None),
+    }
+    settings = resolve_settings(option_values, config.rootpath)
+    try:
+        profiles.load(settings.hypothesis_profile)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc))
+    targets: list[Target] = []
+    try:
+        for value in settings.backends:
+            for t in resolve_target(value, settings.backend_url):
+                if t not in targets:
+                    targets.append(t)
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc))
+    broker = StoreBroker(settings.backend_url)
+    if _is_worker(config) and WORKERINPUT_KEY in config.workerinput:
+        broker.adopt(config.workerinput[WORKERINPUT_KEY])
+    state = ConformanceState(settings, targets, broker)
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(_ReportHooks(state.collector), "celery-conformance-report")
+    if _is_xdist_controller(config):
+        config.pluginmanager.register(_XdistHooks(), "celery-conformance-xdist")
+
+
+class _XdistHooks:
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput[WORKERINPUT_KEY] = _state(node.config).broker.export()
+
+
+def pytest_cmdline_main(config) -> Optional[int]:
+    if not config.option.list_backends:
+        return None
+    print(describe_backends(config.option.backend_url))
+    return 0
+
+
+def describe_backends(backend_url: Optional[str]) -> str:
+    """The ``--backends`` listing: every target and whether it can run here."""
+    from containers import container_engine, providers
+
+    lines = ["Stores:"]
+    engine_ok, engine_reason = container_engine()
+    for name, provider in providers().items():
+        if backend_url and provider.recognizes(backend_url) or provider.url_from_env():
+            status = "yes: URL given"
+        elif provider.embedded:
+            status = "yes: embedded"
+        elif engine_ok:
+            status = "yes: testcontainers (" + engine_reason + ")"
+        else:
+            local = provider.local_unavailable_reason()
+            status = "yes: local server binaries" if local is None else (
+                "no: " + provider.remedies(engine_reason, local).replace("\n", "\n      "))
+        lines.append(f"  {name:<12} {status}")
+    lines.append("")
+    lines.append("Backends (--backend=NAME, or module:Class[@store]):")
+    for alias, (spec, store) in STORE_ALIASES.items():
+        lines.append(f"  {alias:<12} {spec.description} on {store}")
+    for spec in SPECS.values():
+        lines.append(f"  {spec.backend}@{{{','.join(spec.stores)}}}  {spec.description}")
+    lines.append("  all          every backend above on every store it declares")
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------- session start
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session) -> None:
+    config = session.config
+    if STATE_KEY not in config.stash or _is_worker(config):
+        return
+    state = _state(config)
+    needed = {t.store for t in state.targets}
+    required = set(state.settings.required_stores)
+    unknown = required - needed
+    if unknown:
+        raise pytest.UsageError(
+            f"--require-store names {', '.join(sorted(unknown))}, which no selected "
+            f"--backend uses (selected stores: {', '.join(sorted(needed)) or 'none'})")
+    eager = needed if _is_xdist_controller(config) else required
+    for name in sorted(eager):
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"celery-conformance: starting store {name} ...")
+        state.broker.start_all([name])
+    missing = {n: r for n, r in state.broker.unavailable().items() if n in required}
+    if missing:
+        msg = "\n".join(f"required store {n!r} cannot be provided:\n{r}" for n, r in missing.items())
+        pytest.exit(msg, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_report_header(config):
+    if STATE_KEY not in config.stash:
+        return None
+    state = _state(config)
+    import celery
+
+    lines = [f"celery-conformance {__version__}, celery {celery.__version__}, "
+             f"hypothesis profile {state.settings.hypothesis_profile!r}",
+             "targets: " + (", ".join(t.id for t in state.targets) or "none")]
+    srcs = state.settings.sources
+    lines.append("settings from: " + ", ".join(f"{k}={v}" for k, v in srcs.items() if v != "default"))
+    return lines
+
+
+# ----------------------------------------------------------------- collection
+def pytest_generate_tests(metafunc) -> None:
+    if "conformance_target" not in metafunc.fixturenames:
+        return
+    state = _state(metafunc.config)
+    metafunc.parametrize("conformance_target", state.targets,
+                         ids=[t.id for t in state.targets], scope="session")
+
+
+def _clauses_of(item) -> list:
+    ids = []
+    for mark in item.iter_markers("clause"):
+        ids.extend(mark.args)
+    return ids
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    if STATE_KEY not in config.stash:
+        return
+    errors = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        target = callspec.params.get("conformance_target") if callspec else None
+        if target is None:
+            continue
+        clauses = _clauses_of(item)
+        if not clauses:
+            errors.append(f"{item.nodeid}: a contract test must carry @pytest.mark.clause(ID)")
+        bad = [c for c in clauses if c not in CLAUSES]
+        if bad:
+            errors.append(f"{item.nodeid}: unknown clause ID(s) {bad}")
+        item.user_properties.extend([
+            ("conformance_target", target.id),
+            ("conformance_clauses", clauses),
+            ("conformance_level", level_of(clauses)),
+        ])
+        caps = target.spec.capabilities
+        for mark in item.iter_markers("requires"):
+            for name in mark.args:
+                if not caps.has(name):
+                    item.add_marker(pytest.mark.skip(
+                        reason=f"not run: backend does not declare {name} "
+                               f"({CAPABILITY_DOCS[name]})"))
+        kf = target.spec.known_failure_for(clauses, item.name, target.store)
+        if kf is not None:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=f"known failure: {kf.reason}"))
+    if errors:
+        raise pytest.UsageError("\n".join(errors))
+
+
+# ------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def conformance_state(request) -> ConformanceState:
+    return _state(request.config)
+
+
+@pytest.fixture
+def capabilities(conformance_target):
+    """The capabilities the backend under test declares."""
+    return conformance_target.spec.capabilities
+
+
+@pytest.fixture
+def store_server(conformance_target, conformance_state):
+    """The running store of the current target (started once per session)."""
+    from containers import StoreUnavailable
+
+    try:
+        return conformance_state.broker.get(conformance_target.store)
+    except StoreUnavailable as exc:
+        if conformance_target.store in conformance_state.settings.required_stores:
+            pytest.fail(f"required store {conformance_target.store!r} unavailable: {exc}",
+                        pytrace=False)
+        pytest.skip(f"not run: {exc}")
+
+
+class BackendFactory:
+    """Builds backends of the target class on fresh namespaces; cleans up."""
+
+    def __init__(self, target: Target, store, default_namespace_label: str) -> None:
+        self.target = target
+        self.store = store
+        self.label = default_namespace_label
+        self._namespaces: list = []
+        self._backends: list = []
+        self._backdoors: list = []
+        self._default_ns = None
+
+    @property
+    def namespace(self):
+        if self._default_ns is None:
+            self._default_ns = self.new_namespace()
+        return self._default_ns
+
+    def new_namespace(self):
+        ns = self.store.create_namespace(self.label)
+        self._namespaces.append(ns)
+        return ns
+
+    def app(self, namespace=None, **conf):
+        """A Celery app whose result_backend is the namespace's URL."""
+        from celery import Celery
+
+        ns = namespace or self.namespace
+        app = Celery("celery-conformance", set_as_current=False)
+        settings = {
+            "result_backend": ns.url,
+            "result_serializer": "json",
+            "accept_content": ["json"],
+        }
+        settings.update(ns.settings)
+        settings.update(conf)
+        app.conf.update(settings)
+        return app
+
+    def __call__(self, *, fresh: bool = False, namespace=None, app=None, **conf):
+        """A new backend. ``fresh=True`` puts it in a namespace of its own;
+        keyword arguments are Celery settings (``result_expires=60``)."""
+        if fresh:
+            namespace = self.new_namespace()
+        ns = namespace or self.namespace
+        app = app or self.app(ns, **conf)
+        cls = self.target.spec.load_class()
+        backend = cls(app=app, url=ns.url)
+        self._backends.append(backend)
+        return backend
+
+    def backdoor(self, backend):
+        path = self.target.spec.backdoor
+        if path is None:
+            pytest.skip("not run: the backend declares no backdoor to read its raw store")
+        from celery.utils.imports import symbol_by_name
+
+        door = symbol_by_name(path)(backend)
+        self._backdoors.append(door)
+        return door
+
+    def close(self) -> None:
+        for door in self._backdoors:
+            try:
+                door.close()
+            except Exception:
+                pass
+        for backend in self._backends:
+            close_backend(backend)
+        for ns in self._namespaces:
+            try:
+                self.store.drop_namespace(ns)
+            except Exception:
+                traceback.print_exc()
+
+
+def close_backend(backend) -> None:
+    """Release a backend's connections, whatever its class offers for that."""
+    close = getattr(backend, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            pass
+        return
+    manager = getattr(backend, "session_manager", None)
+    if manager is not None and hasattr(manager, "invalidate"):
+        for url in list(getattr(manager, "_engines", {})):
+            manager.invalidate(url)
+
+
+@pytest.fixture
+def make_backend(conformance_target, store_server, request):
+    """Factory: ``make_backend(result_expires=60)`` builds a backend of the
+    target class; ``make_backend(fresh=True)`` in a namespace of its own."""
+    factory = BackendFactory(conformance_target, store_server, request.node.name)
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def backend(make_backend):
+    """The backend under test with default settings (json serializer)."""
+    return make_backend()
+
+
+@pytest.fixture
+def backdoor(make_backend, backend):
+    """Raw access to ``backend``'s store (see suite.backdoors)."""
+    return make_backend.backdoor(backend)
+
+
+# ------------------------------------------------------------------ reporting
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and call.when in ("call", "setup"):
+        callspec = getattr(item, "callspec", None)
+        target = callspec.params.get("conformance_target") if callspec else None
+        if target is not None:
+            lines = []
+            for cid in _clauses_of(item):
+                c = CLAUSES.get(cid)
+                if c:
+                    lines.append(f"{c.id} ({c.level}, {c.scope}): {c.text}")
+            lines.append(f"backend: {target.spec.backend}   store: {target.store}")
+            store = _state(item.config).broker.started().get(target.store)
+            if store is not None:
+                lines.append(f"server: {store.describe()}")
+            report.sections.insert(0, ("Broken guarantee", "\n".join(lines)))
+            if store is not None and call.when == "setup":
+                tail = store.log_tail()
+                if tail:
+                    report.sections.append(("server log (last lines)", tail))
+    return report
+
+
+class _ReportHooks:
+    """Feeds every test report (from workers too, under xdist) to the collector."""
+
+    def __init__(self, collector: ReportCollector) -> None:
+        self.collector = collector
+
+    def pytest_runtest_logreport(self, report) -> None:
+        self.collector.add(report)
+
+
+def _run_info(state: ConformanceState, target: Target, duration: float) -> dict:
+    import celery
+
+    store = state.broker.started().get(target.store)
+    return {
+        "backend": target.spec.backend,
+        "store": target.store,
+        "store_kind": store.kind if store else None,
+        "server_version": store.version if store else None,
+        "celery_version": celery.__version__,
+        "suite_version": __version__,
+        "profile": state.settings.hypothesis_profile,
+        "duration_s": round(duration, 3),
+        "target": target.id,
+        "store_route": store.route if store else None,
+        "store_unavailable": state.broker.unavailable().get(target.store),
+    }
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    config = session.config
+    if STATE_KEY not in config.stash:
+        return
+    state = _state(config)
+    if not _is_worker(config):
+        duration = time.monotonic() - state.started
+        if state.settings.report_path:
+            runs = {t.id: _run_info(state, t, duration) for t in state.targets}
+            written = state.collector.write(state.settings.report_path, runs)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                for path in written:
+                    reporter.write_line(f"celery-conformance: report written to {path}")
+        state.broker.stop_all()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if STATE_KEY not in config.stash or _is_worker(config):
+        return
+    state = _state(config)
+    if not state.collector.results:
+        return
+    terminalreporter.section("conformance by clause")
+    for target_id, results in sorted(state.collector.results.items()):
+        per_clause: dict = {}
+        for r in results.values():
+            for c in r["clauses"]:
+                per_clause.setdefault(c, []).append(r["outcome"])
+        broken = sorted(c for c, o in per_clause.items() if {"failed", "error", "xpassed"} & set(o))
+        known = sorted(c for c, o in per_clause.items() if "xfailed" in o and c not in broken)
+        not_run = sorted(c for c, o in per_clause.items() if set(o) == {"skipped"})
+        ok = len(per_clause) - len(broken) - len(known) - len(not_run)
+        terminalreporter.write_line(
+            f"{target_id}: {ok} clauses hold, {len(broken)} broken {broken or ''}, "
+            f"{len(known)} known divergences {known or ''}, {len(not_run)} not run {not_run or ''}")

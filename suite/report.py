@@ -1,0 +1,103 @@
+"""The conformance report: JSON, one run per target.
+
+Shape (a contract with outside tools; extend compatibly, never change)::
+
+    {"run": {"backend", "store", "store_kind", "server_version", "celery_version",
+             "suite_version", "profile", "duration_s"},
+     "results": [{"test", "clauses", "level", "outcome", "reason"}]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error")
+
+
+def level_of(clauses) -> str:
+    from .clauses import CLAUSES
+
+    levels = {CLAUSES[c].level for c in clauses if c in CLAUSES}
+    return "L2" if "L2" in levels else "L1"
+
+
+def outcome_of(report) -> Optional[str]:
+    """Map one pytest TestReport phase to a report outcome (None: no verdict yet)."""
+    xfail = hasattr(report, "wasxfail")
+    if report.when == "call":
+        if xfail:
+            return "xfailed" if report.skipped else "xpassed"
+        return report.outcome  # passed / failed / skipped
+    if report.when == "setup":
+        if report.skipped:
+            return "xfailed" if xfail else "skipped"
+        if report.failed:
+            return "error"
+        return None
+    if report.when == "teardown" and report.failed:
+        return "error"
+    return None
+
+
+def reason_of(report, outcome: str) -> Optional[str]:
+    if outcome == "passed":
+        return None
+    if outcome in ("xfailed", "xpassed"):
+        return getattr(report, "wasxfail", None) or None
+    if outcome == "skipped":
+        lr = report.longrepr
+        if isinstance(lr, tuple) and len(lr) == 3:
+            return str(lr[2]).removeprefix("Skipped: ")
+        return str(lr)
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message.splitlines()[0][:500] if crash.message else None
+    return str(report.longrepr).strip().splitlines()[-1][:500] if report.longrepr else None
+
+
+class ReportCollector:
+    def __init__(self) -> None:
+        #: target id -> nodeid -> result dict
+        self.results: dict[str, dict[str, dict]] = {}
+
+    def add(self, report) -> None:
+        props = dict(report.user_properties)
+        target = props.get("conformance_target")
+        if target is None:
+            return
+        outcome = outcome_of(report)
+        if outcome is None:
+            return
+        entry = self.results.setdefault(target, {}).get(report.nodeid)
+        if entry is not None and entry["outcome"] in ("failed", "error", "xpassed"):
+            return  # the first bad verdict stands (a teardown error after a failure)
+        self.results[target][report.nodeid] = {
+            "test": report.nodeid,
+            "clauses": list(props.get("conformance_clauses", [])),
+            "level": props.get("conformance_level", "L1"),
+            "outcome": outcome,
+            "reason": reason_of(report, outcome),
+        }
+
+    def write(self, path: str, runs: dict) -> list:
+        """Write one file per target; with one target exactly ``path``."""
+        written = []
+        targets = [t for t in runs if t in self.results] or list(runs)
+        for target in targets:
+            out = Path(path)
+            if len(targets) > 1:
+                safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in target)
+                out = out.with_name(f"{out.stem}.{safe}{out.suffix or '.json'}")
+            doc = {"run": runs[target],
+                   "results": sorted(self.results.get(target, {}).values(),
+                                     key=lambda r: r["test"])}
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = str(out) + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(doc, f, indent=1)
+            os.replace(tmp, out)
+            written.append(str(out))
+        return written

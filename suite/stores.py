@@ -1,0 +1,130 @@
+"""Starts each store once per test session and shares it with xdist workers.
+
+Without xdist a store starts on first use. Under xdist the controller starts
+the stores of the selected targets before the workers exist and hands each
+worker what it needs to connect; every worker then works in namespaces of its
+own on the shared servers. Stores are stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import tempfile
+from typing import Optional
+
+from containers import StoreServer, StoreUnavailable, obtain, providers
+
+WORKERINPUT_KEY = "celery_conformance_stores"
+
+
+class UrlStore(StoreServer):
+    """A store given only as a URL the suite cannot subdivide: every test
+    shares it, kept apart by fresh task ids."""
+
+    name = "url"
+    kind = "real"
+    route = "url"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def create_namespace(self, label: str):
+        from containers import Namespace
+
+        return Namespace(name="given", url=self.url, store=self)
+
+    def drop_namespace(self, namespace) -> None:
+        pass
+
+    def connection_info(self) -> dict:
+        return {"url": self.url}
+
+
+class StoreBroker:
+    def __init__(self, backend_url: Optional[str], workdir: Optional[str] = None) -> None:
+        self.backend_url = backend_url
+        self.workdir = workdir or tempfile.mkdtemp(prefix="celery-conformance-")
+        self._stores: dict[str, StoreServer] = {}
+        self._unavailable: dict[str, str] = {}
+        self._owned: list[StoreServer] = []
+
+    # -- obtaining ---------------------------------------------------------
+    def get(self, name: str) -> StoreServer:
+        """The running store ``name``; raises StoreUnavailable with remedies."""
+        if name in self._stores:
+            return self._stores[name]
+        if name in self._unavailable:
+            raise StoreUnavailable(self._unavailable[name])
+        try:
+            store = self._start(name)
+        except StoreUnavailable as exc:
+            self._unavailable[name] = str(exc)
+            raise
+        except Exception as exc:
+            self._unavailable[name] = f"store {name!r} failed to start: {exc}"
+            raise StoreUnavailable(self._unavailable[name]) from exc
+        self._stores[name] = store
+        return store
+
+    def _start(self, name: str) -> StoreServer:
+        if name == "url":
+            if not self.backend_url:
+                raise StoreUnavailable("no --backend-url given")
+            return UrlStore(self.backend_url)
+        known = providers()
+        if name not in known:
+            raise StoreUnavailable(f"unknown store {name!r}; known: {', '.join(sorted(known))}")
+        store = obtain(known[name], self.workdir, url=self.backend_url)
+        if store.route != "url":
+            self._owned.append(store)
+        return store
+
+    def start_all(self, names) -> None:
+        for name in names:
+            try:
+                self.get(name)
+            except StoreUnavailable:
+                pass
+
+    # -- sharing with xdist workers ---------------------------------------
+    def export(self) -> str:
+        data = {}
+        for name, store in self._stores.items():
+            data[name] = {
+                "module": type(store).__module__,
+                "info": store.connection_info(),
+                "kind": store.kind, "route": store.route, "version": store.version,
+            }
+        for name, reason in self._unavailable.items():
+            data[name] = {"unavailable": reason}
+        return json.dumps(data)
+
+    def adopt(self, exported: str) -> None:
+        for name, entry in json.loads(exported).items():
+            if "unavailable" in entry:
+                self._unavailable[name] = entry["unavailable"]
+                continue
+            if name == "url":
+                store = UrlStore(entry["info"]["url"])
+            else:
+                module = importlib.import_module(entry["module"])
+                store = module.from_connection_info(entry["info"])
+            store.kind, store.route, store.version = entry["kind"], entry["route"], entry["version"]
+            self._stores[name] = store
+
+    # -- reporting ---------------------------------------------------------
+    def started(self) -> dict:
+        return dict(self._stores)
+
+    def unavailable(self) -> dict:
+        return dict(self._unavailable)
+
+    def stop_all(self) -> None:
+        for store in reversed(self._owned):
+            try:
+                store.stop()
+            except Exception:
+                pass
+        self._owned.clear()
