@@ -14,6 +14,7 @@ from typing import Callable, Literal, Optional
 #: One line per capability, in the voice of a requirement; used as skip reasons.
 CAPABILITY_DOCS: dict[str, str] = {
     "kind": "backend stores results in tables ('table') or under keys ('kv')",
+    "key_value": "backend is a key-value store (kind='kv': get/mget/set/delete)",
     "implements_incr": "backend implements an atomic incr() for chord counters",
     "native_expiry": "backend expires results itself (server TTL or supports_autoexpire)",
     "expiry_granularity_s": "seconds the store may take past the TTL to expire a result",
@@ -30,6 +31,7 @@ CAPABILITY_DOCS: dict[str, str] = {
     "permanent_error": "an example error the backend must not retry",
     "concurrent_processes": "several processes may write to one store at once",
     "server_clock": "the store stamps completion times with the server's clock",
+    "https_endpoint": "backend talks to its store over https, where TLS verification applies",
 }
 
 
@@ -54,6 +56,12 @@ class Capabilities:
     permanent_error: Optional[Callable[[], BaseException]] = None
     concurrent_processes: bool = True
     server_clock: bool = False
+    https_endpoint: bool = False
+
+    @property
+    def key_value(self) -> bool:
+        """True for key-value backends (derived from ``kind``, for ``requires``)."""
+        return self.kind == "kv"
 
     def has(self, name: str) -> bool:
         """True when the named capability is declared (truthy)."""

@@ -306,9 +306,15 @@ class BackendFactory:
         if fresh:
             namespace = self.new_namespace()
         ns = namespace or self.namespace
+        own_app = app is None
         app = app or self.app(ns, **conf)
         cls = self.target.spec.load_class()
         backend = cls(app=app, url=ns.url)
+        if own_app:
+            # result objects built on this app (AsyncResult(id, app=app), and the
+            # GroupResults restore_group makes) use the backend under test, not one
+            # Celery would try to build from the bare store URL
+            app._backend = backend
         self._backends.append(backend)
         return backend
 
@@ -393,7 +399,8 @@ def pytest_runtest_makereport(item, call):
             if store is not None:
                 lines.append(f"server: {store.describe()}")
             report.sections.insert(0, ("Broken guarantee", "\n".join(lines)))
-            if store is not None and call.when == "setup":
+            store_error = call.excinfo is not None and not call.excinfo.errisinstance(AssertionError)
+            if store is not None and (call.when == "setup" or store_error):
                 tail = store.log_tail()
                 if tail:
                     report.sections.append(("server log (last lines)", tail))

@@ -125,6 +125,9 @@ def make_request(**fields):
                 ignore_result=False, group=None, parent_id=None, children=[], stamps={},
                 stamped_headers=[])
     base.update(fields)
+    # Context.children is a read-only property over _children (the worker
+    # appends to it); a "children" key would be shadowed by the property.
+    base["_children"] = list(base.pop("children") or [])
     return Context(base)
 
 
@@ -147,3 +150,92 @@ requests_extended = st.builds(
 stamp_sets = st.dictionaries(
     st.from_regex(r"\A[a-z][a-z_]{0,10}\Z"), st.text(alphabet="abcxyz0123", max_size=8),
     min_size=1, max_size=4)
+
+# ------------------------------------------- RT / ST / EX: writes and values
+#: custom states drawn from the whole id alphabet (ST1 says "any custom state string")
+custom_states_unicode = st.text(alphabet=ID_ALPHABET, min_size=1, max_size=50).filter(
+    lambda s: s not in states.ALL_STATES)
+
+tracebacks = st.text(alphabet=ID_ALPHABET, max_size=300)
+
+
+def result_for_state(state: str) -> st.SearchStrategy:
+    """A result Celery would store with ``state``: an exception for the
+    exception states (RETRY, FAILURE, REVOKED), a JSON value otherwise."""
+    if state in states.EXCEPTION_STATES:
+        return importable_exceptions
+    return json_values
+
+
+def writes(state_strategy: st.SearchStrategy = any_states) -> st.SearchStrategy:
+    """One ``store_result`` call as (state, result, traceback)."""
+    return state_strategy.flatmap(lambda s: st.tuples(
+        st.just(s), result_for_state(s), st.one_of(st.none(), tracebacks)))
+
+
+json_values_with_tuples = st.recursive(
+    json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.lists(children, max_size=5).map(tuple),
+        st.dictionaries(st.text(alphabet=ID_ALPHABET, max_size=10), children, max_size=5),
+    ),
+    max_leaves=20,
+)
+
+
+class PicklablePoint:
+    """A plain importable class: pickle stores it by reference."""
+
+    def __init__(self, x, y) -> None:
+        self.x, self.y = x, y
+
+    def __eq__(self, other):
+        return type(other) is PicklablePoint and (self.x, self.y) == (other.x, other.y)
+
+    def __hash__(self):
+        return hash((self.x, self.y))
+
+    def __repr__(self):
+        return f"PicklablePoint({self.x!r}, {self.y!r})"
+
+
+_picklable_hashables = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(alphabet=ID_ALPHABET, max_size=20),
+    st.binary(max_size=20), st.uuids(), st.fractions(),
+    st.complex_numbers(allow_nan=False, allow_infinity=False),
+    st.builds(PicklablePoint, st.integers(), st.text(max_size=5)),
+)
+
+#: objects only pickle can carry: sets, tuples, complex, non-str keys, class instances
+picklable_values = st.recursive(
+    st.one_of(_picklable_hashables, st.floats(allow_nan=False),
+              st.timedeltas(), st.datetimes(), st.decimals(allow_nan=False)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.lists(children, max_size=4).map(tuple),
+        st.frozensets(_picklable_hashables, max_size=4),
+        st.sets(_picklable_hashables, max_size=4),
+        st.dictionaries(_picklable_hashables, children, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+def result_objects(backend) -> st.SearchStrategy:
+    """AsyncResult / GroupResult objects (nested groups, parents) bound to
+    ``backend`` and its app."""
+    from celery.result import AsyncResult, GroupResult
+
+    app = backend.app
+    ids = plain_task_ids()
+
+    def task_result(task_id, parent=None):
+        return AsyncResult(task_id, backend=backend, app=app, parent=parent)
+
+    leaf = st.builds(task_result, ids, st.one_of(st.none(), st.builds(task_result, ids)))
+    return st.recursive(
+        leaf,
+        lambda kids: st.builds(lambda gid, rs: GroupResult(gid, rs, app=app, backend=backend),
+                               ids, st.lists(kids, max_size=3)),
+        max_leaves=6)

@@ -1,0 +1,264 @@
+"""Shared plumbing for contract tests: clocks, parallel runs, fault injection.
+
+Nothing here asserts anything about a backend; tests do. Everything here works
+for any backend class, selected by capability, never by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import multiprocessing
+import queue as queue_module
+import threading
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+import pytest
+
+UTC = dt.timezone.utc
+
+
+# ------------------------------------------------------------------ clocks
+def require_client_clock(capabilities) -> None:
+    """Skip a clock-travel test when the store stamps times with its own clock."""
+    if capabilities.server_clock:
+        pytest.skip("not run: the store stamps completion times with the server's clock "
+                    "(server_clock), which moving the client's clock cannot control")
+
+
+@contextlib.contextmanager
+def clock_at(when: dt.datetime) -> Iterator[None]:
+    """Run the block with the process clock (time.time, datetime.now) moved to
+    ``when``; the clock keeps ticking from there."""
+    import time_machine
+
+    with time_machine.travel(when, tick=True):
+        yield
+
+
+def real_now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+# ------------------------------------------------------------------ backends
+def build_backend(cls, app, url):
+    """``cls(app=app, url=url)``, installed as the app's backend so that result
+    objects built on the app (AsyncResult(id, app=app), restored groups) use it
+    rather than one Celery would build from the bare store URL."""
+    backend = cls(app=app, url=url)
+    app._backend = backend
+    return backend
+
+
+def clone_backend(backend):
+    """A new backend of the same class, app settings and URL: what a worker
+    thread or a forked worker process builds for itself."""
+    return type(backend)(app=backend.app, url=backend.url)
+
+
+def exception_text(exc: BaseException) -> str:
+    """The exception with its whole chain, formatted as a traceback."""
+    return "".join(traceback.format_exception(exc))
+
+
+def exception_chain(exc: Optional[BaseException]) -> list:
+    """``exc`` and every exception it was raised from or during."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+# ------------------------------------------------------------ parallel runs
+@dataclass(frozen=True)
+class WorkerError:
+    """One exception raised by one worker in one round (text: formatted chain)."""
+
+    worker: int
+    round: Optional[int]
+    text: str
+
+    def __str__(self) -> str:
+        where = f"worker {self.worker}" + ("" if self.round is None else f", round {self.round}")
+        return f"[{where}] {self.text.strip()}"
+
+
+def run_parallel(make_workers: Callable[[], list], n_workers: int, rounds: int,
+                 mode: str, timeout: float = 120.0) -> list:
+    """Run ``n_workers`` workers at once, ``rounds`` times, and return every
+    error as a list of :class:`WorkerError`.
+
+    ``make_workers(i)`` is called inside worker ``i`` (a thread, or a process
+    forked for it) and returns ``work(round)``; each round starts for every
+    worker at the same barrier, to maximise overlap. ``mode`` is "threads" or
+    "processes" (forked; the child builds what it needs, e.g. with
+    :func:`clone_backend`).
+    """
+    if mode == "threads":
+        return _run_threads(make_workers, n_workers, rounds, timeout)
+    if mode == "processes":
+        return _run_processes(make_workers, n_workers, rounds, timeout)
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def _worker_loop(index, make_workers, rounds, barrier, report, timeout) -> None:
+    try:
+        work = make_workers(index)
+    except BaseException as exc:
+        report(index, None, exception_text(exc))
+        barrier.abort()
+        return
+    for r in range(rounds):
+        try:
+            barrier.wait(timeout)
+        except threading.BrokenBarrierError as exc:
+            report(index, r, "barrier broken: another worker died or timed out\n"
+                   + exception_text(exc))
+            return
+        try:
+            work(r)
+        except BaseException as exc:
+            report(index, r, exception_text(exc))
+
+
+def _run_threads(make_workers, n_workers, rounds, timeout) -> list:
+    barrier = threading.Barrier(n_workers)
+    errors: list = []
+    lock = threading.Lock()
+
+    def report(i, r, text):
+        with lock:
+            errors.append(WorkerError(i, r, text))
+
+    threads = [threading.Thread(target=_worker_loop, daemon=True,
+                                args=(i, make_workers, rounds, barrier, report, timeout))
+               for i in range(n_workers)]
+    for t in threads:
+        t.start()
+    for i, t in enumerate(threads):
+        t.join(timeout)
+        if t.is_alive():
+            errors.append(WorkerError(i, None, f"thread still running after {timeout}s"))
+    return errors
+
+
+def _process_main(index, make_workers, rounds, barrier, results, timeout) -> None:
+    def report(i, r, text):
+        results.put((i, r, text))
+
+    _worker_loop(index, make_workers, rounds, barrier, report, timeout)
+    results.put((index, "done", None))
+
+
+def _run_processes(make_workers, n_workers, rounds, timeout) -> list:
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(n_workers)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_process_main, daemon=True,
+                         args=(i, make_workers, rounds, barrier, results, timeout))
+             for i in range(n_workers)]
+    for p in procs:
+        p.start()
+    errors: list = []
+    done: set = set()
+    deadline = threading.Event()
+    timer = threading.Timer(timeout, deadline.set)
+    timer.start()
+    try:
+        while len(done) < n_workers and not deadline.is_set():
+            try:
+                i, r, text = results.get(timeout=0.2)
+            except queue_module.Empty:
+                if all(not p.is_alive() for p in procs):
+                    # drain what is left, then stop waiting
+                    try:
+                        while True:
+                            i, r, text = results.get(timeout=0.2)
+                            if r == "done":
+                                done.add(i)
+                            else:
+                                errors.append(WorkerError(i, r, text))
+                    except queue_module.Empty:
+                        break
+                continue
+            if r == "done":
+                done.add(i)
+            else:
+                errors.append(WorkerError(i, r, text))
+    finally:
+        timer.cancel()
+        for i, p in enumerate(procs):
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+                errors.append(WorkerError(i, None, f"process still running after {timeout}s"))
+            elif p.exitcode != 0:
+                errors.append(WorkerError(i, None, f"process exited with code {p.exitcode}"))
+            elif i not in done:
+                errors.append(WorkerError(i, None, "process exited without reporting"))
+        results.close()
+    return errors
+
+
+# ----------------------------------------------------------- fault injection
+class InjectedFailures:
+    """Replace ``backend.<method>`` on the instance: the first calls raise the
+    given errors, one per call, later calls delegate to the real method.
+    ``attempts`` counts every call. Restore with :meth:`restore`."""
+
+    def __init__(self, backend, method: str, errors: list) -> None:
+        self.backend = backend
+        self.method = method
+        self.errors = list(errors)
+        self.attempts = 0
+        self._had_instance_attr = method in vars(backend)
+        self._saved = vars(backend).get(method)
+        real = getattr(backend, method)
+
+        def injected(*args, **kwargs):
+            self.attempts += 1
+            if self.attempts <= len(self.errors):
+                raise self.errors[self.attempts - 1]
+            return real(*args, **kwargs)
+
+        injected.__name__ = method
+        setattr(backend, method, injected)
+
+    def restore(self) -> None:
+        if self._had_instance_attr:
+            setattr(self.backend, self.method, self._saved)
+        else:
+            delattr(self.backend, self.method)
+
+
+def record_sleeps(backend) -> list:
+    """Replace the backend's retry sleep (``Backend._sleep``) on the instance
+    with a recorder that does not sleep; returns the list of requested sleeps."""
+    sleeps: list = []
+    backend._sleep = sleeps.append
+    return sleeps
+
+
+# ---------------------------------------------------------------- security
+MARKER_TEXT = "unpickled by the backend"
+
+
+def write_marker(path: str) -> str:
+    """Called only if a planted pickle is unpickled: leaves a file behind."""
+    with open(path, "w") as f:
+        f.write(MARKER_TEXT)
+    return MARKER_TEXT
+
+
+class UnpicklingMarker:
+    """Pickles to a payload that, when unpickled, calls :func:`write_marker`."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (write_marker, (self.path,))

@@ -1,0 +1,147 @@
+"""CC1–CC3: concurrent writers, from threads and from forked processes.
+
+Every worker (thread, or process forked for it) builds its own backend from
+the app settings, as Celery's worker threads and processes do, and all
+workers start each round at one barrier to maximise overlap. Each round uses
+fresh ids.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from celery import states
+
+from .plugin import close_backend
+from .plumbing import clone_backend, run_parallel
+from .strategies import json_values, non_success_states, normalized
+
+#: ids (rounds) per example
+ROUNDS = 3
+
+#: how a unique-key violation shows in an error's chain, on any store
+UNIQUE_VIOLATION = re.compile(
+    r"IntegrityError|UniqueViolation|unique constraint|UNIQUE constraint failed|"
+    r"duplicate key|Duplicate entry|\b1062\b|E11000|already exists|conflict",
+    re.IGNORECASE)
+
+
+def _modes(capabilities):
+    """Threads always; forked processes where several processes may write."""
+    return st.sampled_from(["threads", "processes"] if capabilities.concurrent_processes
+                           else ["threads"])
+
+
+def _run(backend, work_for, n_workers: int, mode: str) -> list:
+    """Run ``work_for(own_backend, worker_index)(round)`` in n workers; returns errors."""
+    clones = []
+
+    def make_worker(index):
+        own = clone_backend(backend)
+        clones.append(own)
+        return work_for(own, index)
+
+    try:
+        return run_parallel(make_worker, n_workers, ROUNDS, mode)
+    finally:
+        for c in clones:  # only the threads' backends live in this process
+            close_backend(c)
+
+
+def _read(backend, task_id):
+    return backend.get_task_meta(task_id, cache=False)
+
+
+# ------------------------------------------------------------------ CC1
+@pytest.mark.clause("CC1")
+@given(data=st.data(), n_started=st.integers(1, 3), value=json_values)
+def test_concurrent_started_and_success_end_in_success(make_backend, capabilities, data,
+                                                        n_started, value):
+    """n writers storing STARTED and one storing SUCCESS on one fresh id, all at
+    once and in any order, always end in SUCCESS with the SUCCESS value."""
+    mode = data.draw(_modes(capabilities), label="mode")
+    n_workers = n_started + 1
+    offset = data.draw(st.integers(0, n_workers - 1), label="first SUCCESS writer")
+    backend = make_backend()
+    ids = [str(uuid.uuid4()) for _ in range(ROUNDS)]
+
+    def success_writer(r):
+        return (offset + r) % n_workers
+
+    def work_for(own, index):
+        def work(r):
+            if index == success_writer(r):
+                own.store_result(ids[r], value, states.SUCCESS)
+            else:
+                own.store_result(ids[r], {"writer": index}, states.STARTED)
+        return work
+
+    errors = _run(backend, work_for, n_workers, mode)
+    for r, task_id in enumerate(ids):
+        meta = _read(backend, task_id)
+        assert meta["status"] == states.SUCCESS and meta["result"] == normalized(value), (
+            f"{n_started} STARTED writers and 1 SUCCESS writer ({mode}) on one id ended in "
+            f"{meta['status']} {meta['result']!r}, not SUCCESS {value!r}. Writer errors: "
+            + ("\n".join(str(e) for e in errors if e.round in (r, None)) or "none"))
+
+
+# ------------------------------------------------------------------ CC2
+@pytest.mark.clause("CC2")
+@given(data=st.data(), n_workers=st.integers(2, 4), state=non_success_states)
+def test_concurrent_first_writes_never_surface_unique_violation(make_backend, capabilities,
+                                                                data, n_workers, state):
+    """Concurrent first writes to one fresh id never surface a unique-violation
+    error, and the id then reads with the written state. (Other errors are
+    CC1/CC3 matters and are not judged here.)"""
+    mode = data.draw(_modes(capabilities), label="mode")
+    backend = make_backend()
+    ids = [str(uuid.uuid4()) for _ in range(ROUNDS)]
+
+    result = RuntimeError("first write") if state in states.EXCEPTION_STATES else {"v": 1}
+
+    def work_for(own, index):
+        return lambda r: own.store_result(ids[r], result, state)
+
+    errors = _run(backend, work_for, n_workers, mode)
+    unique = [e for e in errors if UNIQUE_VIOLATION.search(e.text)]
+    assert not unique, (f"concurrent first writes ({n_workers} {mode}) surfaced a "
+                        "unique-key violation:\n" + "\n".join(map(str, unique)))
+    failed_rounds = {e.round for e in errors}
+    for r, task_id in enumerate(ids):
+        if r in failed_rounds:
+            continue
+        got = _read(backend, task_id)["status"]
+        assert got == state, f"after concurrent first writes of {state}, the id reads {got}"
+
+
+# ------------------------------------------------------------------ CC3
+@pytest.mark.clause("CC3")
+@given(data=st.data(), n_workers=st.integers(2, 4),
+       values=st.lists(json_values, min_size=ROUNDS, max_size=ROUNDS))
+def test_parallel_writes_to_distinct_ids_all_persist(make_backend, capabilities, data,
+                                                     n_workers, values):
+    """store_result on distinct ids from parallel threads or forked processes
+    raises nothing, and every id reads back its own value."""
+    mode = data.draw(_modes(capabilities), label="mode")
+    backend = make_backend()
+    ids = {(w, r): str(uuid.uuid4()) for w in range(n_workers) for r in range(ROUNDS)}
+
+    def expected(w, r):
+        return {"writer": w, "round": r, "value": values[r]}
+
+    def work_for(own, index):
+        return lambda r: own.store_result(ids[(index, r)], expected(index, r), states.SUCCESS)
+
+    errors = _run(backend, work_for, n_workers, mode)
+    assert not errors, (f"parallel store_result on distinct ids ({n_workers} {mode}) raised:\n"
+                        + "\n".join(map(str, errors)))
+    for (w, r), task_id in ids.items():
+        meta = _read(backend, task_id)
+        assert meta["status"] == states.SUCCESS and meta["result"] == normalized(expected(w, r)), (
+            f"parallel write ({mode}) of worker {w}, round {r} reads back "
+            f"{meta['status']} {meta['result']!r}")

@@ -1,0 +1,386 @@
+"""CF1–CF2: building a backend from a URL and from settings.
+
+A backend is built two ways: by its class (``cls(app=app, url=url)``) and by
+Celery's own loader (``app.conf.result_backend = "<scheme>+<url>"``, then
+``app.backend``), where the scheme is any name Celery's loader resolves to the
+class: an alias of ``celery.app.backends.BACKEND_ALIASES``, an entry point of
+``celery.result_backends``, or the class path itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+import pytest
+
+from celery import states
+from celery.app.backends import BACKEND_ALIASES, by_url
+from celery.exceptions import ImproperlyConfigured
+from celery.result import AsyncResult, GroupResult
+from celery.utils.imports import load_extension_class_names, symbol_by_name
+
+from .plugin import close_backend
+
+#: malformed result_backend URLs: (id, URL template, the bad part its error must
+#: name: a regex and a description, routes). "{scheme}" is the scheme of the store's own URL. Celery's loader
+#: treats a value without "://" as a backend name, so such a URL is only given
+#: to the class.
+BAD_URLS = [
+    ("unknown-dialect", "nosuchdialect://127.0.0.1/db", ("nosuchdialect", "the dialect"),
+     ("class", "loader")),
+    ("bad-port", "{scheme}://127.0.0.1:notaport/db", (r"\bport\b|notaport", "the port"),
+     ("class", "loader")),
+    ("not-a-url", "this is not a url", (r"\burl\b", "the URL"), ("class",)),
+]
+BAD_URL_CASES = [pytest.param(route, template, bad_part, id=f"{case}-{route}")
+                 for case, template, bad_part, routes in BAD_URLS for route in routes]
+
+
+def _loader_schemes(cls) -> list:
+    """Every scheme Celery's loader resolves to ``cls`` (sorted), the class path last."""
+    names = dict(BACKEND_ALIASES)
+    names.update(load_extension_class_names("celery.result_backends") or {})
+    found = []
+    for alias, path in sorted(names.items()):
+        try:
+            if symbol_by_name(path) is cls:
+                found.append(alias)
+        except Exception:
+            continue
+    found.append(f"{cls.__module__}:{cls.__qualname__}")
+    return found
+
+
+def _use(backend) -> None:
+    """One write, one read and a cleanup: whatever the backend defers to first
+    use happens here."""
+    task_id = str(uuid.uuid4())
+    backend.store_result(task_id, {"v": 1}, states.SUCCESS)
+    backend.get_task_meta(task_id, cache=False)
+    backend.cleanup()
+
+
+def _error_building_and_using(build):
+    """The first exception raised while building the backend or using it; None
+    if there is none."""
+    backend = None
+    try:
+        backend = build()
+        _use(backend)
+    except Exception as exc:
+        return exc
+    finally:
+        if backend is not None:
+            close_backend(backend)
+    return None
+
+
+def _assert_improperly_configured(exc, what: str, bad_part) -> None:
+    """``bad_part``: a setting name, or (regex, description) for the bad part."""
+    pattern, described = (re.escape(bad_part), bad_part) if isinstance(bad_part, str) \
+        else bad_part
+    assert exc is not None, f"{what} was accepted: no error at construction or first use"
+    assert isinstance(exc, ImproperlyConfigured), (
+        f"{what} raised {type(exc).__module__}.{type(exc).__name__}: {exc} "
+        f"(expected ImproperlyConfigured naming {described})")
+    assert re.search(pattern, str(exc), re.IGNORECASE), (
+        f"{what} raised ImproperlyConfigured without naming {described}: {exc}")
+
+
+# ------------------------------------------------------------------ CF1
+@pytest.mark.clause("CF1")
+def test_backend_loads_from_result_backend_url(make_backend, conformance_target):
+    """Celery's loader builds the backend from result_backend = "<scheme>+<url>"
+    for every scheme that names the class, and the backend it builds stores
+    and reads in the store the URL names."""
+    cls = conformance_target.spec.load_class()
+    url = make_backend.namespace.url
+    for scheme in _loader_schemes(cls):
+        app = make_backend.app(result_backend=f"{scheme}+{url}")
+        loaded_cls, loaded_url = by_url(app.conf.result_backend, app.loader)
+        assert loaded_cls is cls, f"scheme {scheme!r} loads {loaded_cls}, not {cls}"
+        backend = app.backend
+        try:
+            assert type(backend) is cls, f"app.backend for scheme {scheme!r} is {type(backend)}"
+            task_id = str(uuid.uuid4())
+            backend.store_result(task_id, {"scheme": scheme}, states.SUCCESS)
+            reader = make_backend()  # built by class on the same namespace URL
+            meta = reader.get_task_meta(task_id, cache=False)
+            assert meta["status"] == states.SUCCESS and meta["result"] == {"scheme": scheme}, (
+                f"a result stored through scheme {scheme!r} is not in the store the URL names "
+                f"(read {meta['status']})")
+        finally:
+            close_backend(backend)
+
+
+@pytest.mark.clause("CF1")
+@pytest.mark.parametrize("route,template,bad_part", BAD_URL_CASES)
+def test_invalid_url_raises_improperly_configured(make_backend, conformance_target,
+                                                  route, template, bad_part):
+    """A malformed result_backend URL raises ImproperlyConfigured naming the
+    bad part, at construction or at first use, never a bare ValueError,
+    TypeError or driver error. Celery 5.7's database backend passes the URL to
+    SQLAlchemy unchecked at first use and lets sqlalchemy.exc.ArgumentError
+    through (a bad port even as a bare ValueError)."""
+    cls = conformance_target.spec.load_class()
+    bad_url = template.format(scheme=make_backend.namespace.url.split("://", 1)[0])
+    if route == "class":
+        def build():
+            return cls(app=make_backend.app(), url=bad_url)
+    else:
+        scheme = _loader_schemes(cls)[0]
+
+        def build():
+            return make_backend.app(result_backend=f"{scheme}+{bad_url}").backend
+    exc = _error_building_and_using(build)
+    _assert_improperly_configured(exc, f"result_backend URL {bad_url!r} (via {route})",
+                                  bad_part)
+
+
+#: invalid settings: (setting, value, part the error must name, capability needed)
+BAD_SETTINGS = [
+    ("result_expires", "soon", "result_expires", None),
+    ("database_engine_options", {"no_such_engine_option": 1}, "no_such_engine_option",
+     "table_names_configurable"),
+    ("database_table_names", "celery_tasks", "database_table_names",
+     "table_names_configurable"),
+]
+
+
+@pytest.mark.clause("CF1")
+@pytest.mark.parametrize("setting,value,bad_part,needs", BAD_SETTINGS,
+                         ids=[s[0] for s in BAD_SETTINGS])
+def test_invalid_setting_raises_improperly_configured(make_backend, capabilities,
+                                                      conformance_target, setting, value,
+                                                      bad_part, needs):
+    """An invalid setting raises ImproperlyConfigured naming it, at
+    construction or at first use (store, read, cleanup), never a bare
+    ValueError, TypeError or AttributeError. Celery 5.7 accepts
+    result_expires='soon' and fails in cleanup() with TypeError; its database
+    backend passes unknown engine options to create_engine (ArgumentError) and
+    calls .get() on a non-mapping database_table_names (AttributeError)."""
+    if needs and not capabilities.has(needs):
+        pytest.skip(f"not run: {setting} applies only to backends that declare {needs}")
+    cls = conformance_target.spec.load_class()
+    exc = _error_building_and_using(
+        lambda: cls(app=make_backend.app(**{setting: value}), url=make_backend.namespace.url))
+    _assert_improperly_configured(exc, f"{setting}={value!r}", bad_part)
+
+
+# ------------------------------------------------------------------ CF2
+def _require_table_backend(capabilities) -> None:
+    if capabilities.kind != "table":
+        pytest.skip("not run: CF2 (scope DB) applies to table backends (kind='table')")
+
+
+def _engine(url):
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    return sa.create_engine(url, poolclass=NullPool)
+
+
+def _tables(url, schema=None) -> set:
+    import sqlalchemy as sa
+
+    engine = _engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names(schema=schema))
+    finally:
+        engine.dispose()
+
+
+def _row_count(url, table, schema=None) -> int:
+    import sqlalchemy as sa
+
+    engine = _engine(url)
+    try:
+        t = sa.Table(table, sa.MetaData(), autoload_with=engine, schema=schema)
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _exercise(backend) -> None:
+    """Every operation that touches the store; leaves one task and one group."""
+    gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
+    backend.store_result(gone, {"v": 1}, states.STARTED)
+    backend.store_result(gone, {"v": 2}, states.SUCCESS)
+    backend.get_task_meta(gone, cache=False)
+    backend.task_result_exists(gone)
+    backend.forget(gone)
+    backend.store_result(kept, {"v": 3}, states.SUCCESS)
+    for gid in (gone, kept):
+        backend.save_group(gid, GroupResult(gid, [AsyncResult(kept, app=backend.app)],
+                                            app=backend.app))
+        backend.restore_group(gid, cache=False)
+    backend.delete_group(gone)
+    backend.cleanup()
+
+
+def _default_table_names(make_backend) -> set:
+    """The tables the backend creates with default settings, learned from a
+    backend in a namespace of its own."""
+    backend = make_backend(fresh=True)
+    _exercise(backend)
+    names = _tables(backend.url)
+    assert names, "the backend created no tables with default settings"
+    return names
+
+
+@pytest.mark.clause("CF2")
+@pytest.mark.requires("table_names_configurable")
+def test_configured_table_names_hold_every_record(make_backend, capabilities):
+    """With database_table_names, every query uses the named tables: they hold
+    the task and group rows, and no default-named table is created."""
+    _require_table_backend(capabilities)
+    defaults = _default_table_names(make_backend)
+    suffix = uuid.uuid4().hex[:8]
+    names = {"task": f"cf2_tasks_{suffix}", "group": f"cf2_groups_{suffix}"}
+    backend = make_backend(fresh=True, database_table_names=names)
+    _exercise(backend)
+    present = _tables(backend.url)
+    assert {names["task"], names["group"]} <= present, (
+        f"configured tables {sorted(names.values())} missing; the store has {sorted(present)}")
+    assert not (defaults & present), (
+        f"default-named tables {sorted(defaults & present)} were created although "
+        f"database_table_names={names}")
+    assert _row_count(backend.url, names["task"]) == 1, "the configured task table holds no row"
+    assert _row_count(backend.url, names["group"]) == 1, "the configured group table holds no row"
+
+
+def _write_and_read(backend, label: str) -> str:
+    task_id = str(uuid.uuid4())
+    backend.store_result(task_id, {"by": label}, states.SUCCESS)
+    meta = backend.get_task_meta(task_id, cache=False)
+    assert meta["status"] == states.SUCCESS and meta["result"] == {"by": label}, (
+        f"the {label} backend does not read back its own write: {meta}")
+    return task_id
+
+
+@pytest.mark.clause("CF2")
+@pytest.mark.requires("table_names_configurable")
+def test_configured_tables_coexist_with_default_tables_in_one_schema(make_backend,
+                                                                    capabilities):
+    """A backend with database_table_names works in a schema that already holds
+    the default-named tables: every object made for its tables (indexes,
+    sequences) follows the configured names, and each table set keeps its own
+    rows. Celery 5.7 names the date_done indexes ix_celery_taskmeta_date_done /
+    ix_celery_tasksetmeta_date_done whatever the table names, so on PostgreSQL,
+    where index names are unique per schema, creating the second table set
+    fails with DuplicateTable "already exists"."""
+    _require_table_backend(capabilities)
+    namespace = make_backend.new_namespace()
+    default_id = _write_and_read(make_backend(namespace=namespace), "default-named")
+    suffix = uuid.uuid4().hex[:8]
+    custom = make_backend(namespace=namespace, database_table_names={
+        "task": f"cf2_tasks_{suffix}", "group": f"cf2_groups_{suffix}"})
+    _write_and_read(custom, "custom-named")
+    assert custom.get_task_meta(default_id, cache=False)["status"] == states.PENDING, (
+        "the backend with configured table names reads a row of the default-named table")
+
+
+@pytest.mark.clause("CF2")
+@pytest.mark.requires("table_names_configurable")
+def test_table_names_of_one_backend_do_not_redirect_another(make_backend, capabilities):
+    """Two backends in one process, one with default table names and one with
+    database_table_names, each keep querying their own tables, whichever was
+    built last. Celery 5.7 applies database_table_names by renaming the shared
+    model classes' tables (Task.configure), so building the second backend
+    redirects every query of the first to the second one's table names."""
+    _require_table_backend(capabilities)
+    first = make_backend(fresh=True)
+    first_id = _write_and_read(first, "first (default-named)")
+    suffix = uuid.uuid4().hex[:8]
+    second = make_backend(fresh=True, database_table_names={
+        "task": f"cf2_tasks_{suffix}", "group": f"cf2_groups_{suffix}"})
+    _write_and_read(second, "second (custom-named)")
+    meta = first.get_task_meta(first_id, cache=False)
+    assert meta["status"] == states.SUCCESS, (
+        f"after a backend with other database_table_names was built, the first backend "
+        f"no longer reads its own result (reads {meta['status']})")
+    _write_and_read(first, "first (default-named), again")
+
+
+@pytest.fixture
+def extra_schema(make_backend):
+    """A schema of its own in the current store, dropped afterwards; skips
+    where the store has no CREATE SCHEMA (SQLite: a schema is an ATTACHed
+    database file, not something a URL's database can hold)."""
+    import sqlalchemy as sa
+
+    name = f"cf2_{uuid.uuid4().hex[:12]}"
+    engine = _engine(make_backend.namespace.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.schema.CreateSchema(name))
+    except Exception as exc:
+        engine.dispose()
+        first = str(exc).splitlines()[0][:200]
+        pytest.skip(f"not run: the store rejects CREATE SCHEMA ({engine.dialect.name}: "
+                    f"{first}), so database_table_schemas cannot apply to it")
+    try:
+        yield name
+    finally:
+        for cascade in (True, False):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(sa.schema.DropSchema(name, cascade=cascade))
+                break
+            except Exception:
+                continue
+        engine.dispose()
+
+
+@pytest.mark.clause("CF2")
+@pytest.mark.requires("table_names_configurable")
+def test_configured_table_schemas_hold_every_record(make_backend, capabilities, extra_schema):
+    """With database_table_schemas, every query uses the tables in the named
+    schema: they hold the task and group rows, and the URL's own schema gets
+    none of the backend's tables."""
+    _require_table_backend(capabilities)
+    defaults = _default_table_names(make_backend)
+    schemas = {"task": extra_schema, "group": extra_schema}
+    backend = make_backend(fresh=True, database_table_schemas=schemas)
+    _exercise(backend)
+    in_schema = _tables(backend.url, schema=extra_schema)
+    assert defaults <= in_schema, (
+        f"schema {extra_schema!r} lacks the tables {sorted(defaults - in_schema)}")
+    own = _tables(backend.url)
+    assert not (defaults & own), (
+        f"tables {sorted(defaults & own)} were created in the URL's own schema although "
+        f"database_table_schemas={schemas}")
+    counts = {t: _row_count(backend.url, t, schema=extra_schema) for t in defaults}
+    assert sorted(counts.values()) == [1, 1], (
+        f"the tables in schema {extra_schema!r} should hold one task and one group row: {counts}")
+
+
+@pytest.mark.clause("CF2")
+@pytest.mark.requires("table_names_configurable")
+def test_engine_options_reach_every_query(make_backend, capabilities, caplog):
+    """database_engine_options reach the engine of every operation: with
+    echo=True and a logging_name, each operation logs its SQL under that name."""
+    _require_table_backend(capabilities)
+    marker = f"cf2{uuid.uuid4().hex[:8]}"
+    backend = make_backend(database_engine_options={"echo": True, "logging_name": marker})
+    task_id, group_id = str(uuid.uuid4()), str(uuid.uuid4())
+    group = GroupResult(group_id, [AsyncResult(task_id, app=backend.app)], app=backend.app)
+    operations = [
+        ("store_result", lambda: backend.store_result(task_id, {"v": 1}, states.SUCCESS)),
+        ("get_task_meta", lambda: backend.get_task_meta(task_id, cache=False)),
+        ("save_group", lambda: backend.save_group(group_id, group)),
+        ("restore_group", lambda: backend.restore_group(group_id, cache=False)),
+        ("delete_group", lambda: backend.delete_group(group_id)),
+        ("forget", lambda: backend.forget(task_id)),
+        ("cleanup", lambda: backend.cleanup()),
+    ]
+    caplog.set_level(logging.INFO)
+    for name, op in operations:
+        caplog.clear()
+        op()
+        logged = [r for r in caplog.records if r.name.endswith("." + marker)]
+        assert logged, (f"{name} ran no query through an engine built with "
+                        f"database_engine_options (no SQL logged under {marker!r})")

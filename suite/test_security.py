@@ -1,0 +1,494 @@
+"""SC1–SC4: no leaked secrets, TLS verified, injection-proof names, no unpickling
+of planted payloads."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import pickle
+import socket
+import ssl
+import threading
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from celery import states
+from celery.exceptions import ImproperlyConfigured
+from celery.result import AsyncResult, GroupResult
+
+from .plugin import close_backend
+from .plumbing import UnpicklingMarker, build_backend, exception_chain, exception_text
+from .strategies import json_values, normalized
+
+# ------------------------------------------------------------------ SC1
+#: a password that occurs nowhere else, so any sighting of it is a leak
+SECRET_PREFIX = "sc1Secret"
+
+
+def _new_secret() -> str:
+    return SECRET_PREFIX + uuid.uuid4().hex
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _sqlalchemy_url(url: str):
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url)
+    except Exception:
+        return None
+
+
+def _with_password(url: str, secret: str, **parts) -> str:
+    """``url`` with ``secret`` as its password (and other parts replaced)."""
+    parsed = _sqlalchemy_url(url)
+    if parsed is not None:
+        return parsed.set(password=secret, **parts).render_as_string(hide_password=False)
+    split = urlsplit(url)
+    host = parts.get("host", split.hostname)
+    port = parts.get("port", split.port)
+    netloc = f"{split.username or 'user'}:{secret}@{host}" + (f":{port}" if port else "")
+    return urlunsplit(split._replace(netloc=netloc))
+
+
+def _require_host(url: str) -> None:
+    parsed = _sqlalchemy_url(url)
+    host = parsed.host if parsed is not None else urlsplit(url).hostname
+    if not host:
+        pytest.skip("not run: the store's URL names no server (an embedded store), so no "
+                    "password can be configured in it")
+
+
+def _works(build) -> bool:
+    backend = None
+    try:
+        backend = build()
+        backend.get_task_meta(str(uuid.uuid4()), cache=False)
+        return True
+    except Exception:
+        return False
+    finally:
+        if backend is not None:
+            close_backend(backend)
+
+
+@contextlib.contextmanager
+def _password_account(url: str, secret: str):
+    """An account on the store whose password is ``secret``: the URL's own
+    user when the server accepts the password (trust auth), else a user made
+    for the test on SQL servers. Yields the URL with the password."""
+    parsed = _sqlalchemy_url(url)
+    if parsed is None:
+        pytest.skip("not run: cannot create a password-protected account on this store")
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    user = f"sc1_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, poolclass=NullPool)
+    dialect = admin.dialect.name
+    try:
+        with admin.begin() as conn:
+            if dialect == "postgresql":
+                schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+                conn.execute(sa.text(f"CREATE ROLE {user} LOGIN PASSWORD '{secret}'"))
+                conn.execute(sa.text(f'GRANT ALL ON SCHEMA "{schema}" TO {user}'))
+                drop = [f"DROP OWNED BY {user}", f"DROP ROLE {user}"]
+            elif dialect in ("mysql", "mariadb"):
+                conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'"))
+                conn.execute(sa.text(f"GRANT ALL PRIVILEGES ON `{parsed.database}`.* "
+                                     f"TO '{user}'@'%'"))
+                drop = [f"DROP USER '{user}'@'%'"]
+            else:
+                pytest.skip(f"not run: cannot create a password-protected account on "
+                            f"{dialect}")
+    except pytest.skip.Exception:
+        admin.dispose()
+        raise
+    except Exception as exc:
+        admin.dispose()
+        pytest.skip(f"not run: could not create a password-protected account "
+                    f"({type(exc).__name__})")
+    try:
+        yield parsed.set(username=user, password=secret).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            for statement in drop:
+                conn.execute(sa.text(statement))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def _credentialed_backend(make_backend, conformance_target, secret, **conf):
+    """A working backend whose configured URL carries ``secret`` as password."""
+    cls = conformance_target.spec.load_class()
+    url = _with_password(make_backend.namespace.url, secret)
+
+    def build(u):
+        return build_backend(cls, make_backend.app(result_backend=u, **conf), u)
+
+    if _works(lambda: build(url)):
+        backend = build(url)
+        try:
+            yield backend
+        finally:
+            close_backend(backend)
+        return
+    with _password_account(make_backend.namespace.url, secret) as account_url:
+        backend = build(account_url)
+        try:
+            yield backend
+        finally:
+            close_backend(backend)
+
+
+def _leaks(secret: str, texts) -> list:
+    return [t for t in texts if secret in t]
+
+
+def _formatted_records(records) -> list:
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    out = []
+    for r in records:
+        out.append(formatter.format(r))
+        out.append(repr(r.args))
+    return out
+
+
+@pytest.mark.clause("SC1")
+def test_password_not_in_uri_or_repr(make_backend, conformance_target):
+    """as_uri(), repr() and str() of a backend configured with a password never
+    show the password."""
+    _require_host(make_backend.namespace.url)
+    secret = _new_secret()
+    with _credentialed_backend(make_backend, conformance_target, secret) as backend:
+        shown = {"as_uri()": backend.as_uri(), "repr()": repr(backend), "str()": str(backend)}
+    leaked = [k for k, v in shown.items() if secret in v]
+    assert not leaked, f"the configured password appears in {', '.join(leaked)}"
+
+
+@pytest.mark.clause("SC1")
+def test_password_not_in_logs(make_backend, conformance_target, caplog):
+    """Log records (DEBUG and up) of every operation of a backend configured
+    with a password never contain it."""
+    _require_host(make_backend.namespace.url)
+    secret = _new_secret()
+    caplog.set_level(logging.DEBUG)
+    with _credentialed_backend(make_backend, conformance_target, secret) as backend:
+        task_id, group_id = str(uuid.uuid4()), str(uuid.uuid4())
+        backend.store_result(task_id, {"v": 1}, states.SUCCESS)
+        backend.get_task_meta(task_id, cache=False)
+        backend.save_group(group_id, GroupResult(group_id, [AsyncResult(task_id, app=backend.app)],
+                                                 app=backend.app))
+        backend.restore_group(group_id, cache=False)
+        backend.forget(task_id)
+        backend.cleanup()
+        shown = [backend.as_uri(), repr(backend)]
+    leaked = _leaks(secret, _formatted_records(caplog.records) + shown)
+    assert not leaked, "the configured password appears in log records:\n" + "\n".join(leaked)
+
+
+@pytest.mark.clause("SC1")
+def test_password_not_in_connection_errors_or_report(make_backend, conformance_target,
+                                                     caplog, tmp_path):
+    """The error from a backend that cannot reach its server (a closed port),
+    with its whole chain and traceback, the log records of the failed attempts,
+    and the conformance report entry of a test failing with it never contain
+    the configured password."""
+    _require_host(make_backend.namespace.url)
+    secret = _new_secret()
+    url = _with_password(make_backend.namespace.url, secret, host="127.0.0.1",
+                         port=_closed_port())
+    cls = conformance_target.spec.load_class()
+    app = make_backend.app(result_backend=url, result_backend_always_retry=True,
+                           result_backend_max_retries=1,
+                           result_backend_base_sleep_between_retries_ms=1,
+                           result_backend_max_sleep_between_retries_ms=2)
+    caplog.set_level(logging.DEBUG)
+    backend = None
+    try:
+        backend = build_backend(cls, app, url)
+        backend.store_result(str(uuid.uuid4()), {"v": 1}, states.SUCCESS)
+    except Exception as exc:
+        error = exc
+    else:
+        pytest.fail("store_result to a closed port did not fail")
+    finally:
+        if backend is not None:
+            close_backend(backend)
+    texts = [exception_text(error)]
+    for e in exception_chain(error):
+        texts += [str(e), repr(e), repr(getattr(e, "args", ()))]
+    leaked = _leaks(secret, texts)
+    assert not leaked, "the configured password appears in the connection error:\n" + leaked[0]
+    leaked = _leaks(secret, _formatted_records(caplog.records))
+    assert not leaked, "the configured password appears in log records:\n" + "\n".join(leaked)
+    assert not _leaks(secret, [_report_of_failure(error, tmp_path)]), (
+        "the configured password appears in the conformance report")
+
+
+def _report_of_failure(error: BaseException, tmp_path) -> str:
+    """The JSON conformance report for one contract test failing with ``error``."""
+    from _pytest._code import ExceptionInfo
+    from _pytest.reports import TestReport
+
+    from .report import ReportCollector
+
+    report = TestReport(
+        nodeid="suite/test_security.py::leak_probe", location=("x", 0, "leak_probe"),
+        keywords={}, outcome="failed", when="call",
+        longrepr=ExceptionInfo.from_exception(error).getrepr(),
+        user_properties=[("conformance_target", "probe"), ("conformance_clauses", ["SC1"]),
+                         ("conformance_level", "L2")])
+    collector = ReportCollector()
+    collector.add(report)
+    path = tmp_path / "report.json"
+    collector.write(str(path), {"probe": {"backend": "probe"}})
+    return path.read_text()
+
+
+# ------------------------------------------------------------------ SC2
+def _self_signed_context(tmp_path) -> ssl.SSLContext:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
+class _UntrustedTlsServer:
+    """A TLS server on 127.0.0.1 with a self-signed certificate; counts TLS
+    handshakes that clients start."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.client_hellos = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    first = conn.recv(1, socket.MSG_PEEK)
+                    if first == b"\x16":  # a TLS handshake record
+                        self.client_hellos += 1
+                    with self.context.wrap_socket(conn, server_side=True) as tls:
+                        tls.recv(1)
+                except (OSError, ssl.SSLError):
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@pytest.mark.clause("SC2")
+@pytest.mark.requires("https_endpoint")
+def test_tls_certificate_verified_by_default(make_backend, conformance_target, tmp_path):
+    """With default settings, a backend reaching its https endpoint refuses a
+    server whose certificate no trusted authority signed: the error names
+    certificate verification, and nothing is stored. (For SQL stores, which
+    speak their own wire protocol rather than https, the clause does not
+    apply; they do not declare https_endpoint.)"""
+    server = _UntrustedTlsServer(_self_signed_context(tmp_path))
+    try:
+        split = urlsplit(make_backend.namespace.url)
+        userinfo = split.netloc.rpartition("@")[0]
+        netloc = (userinfo + "@" if userinfo else "") + f"127.0.0.1:{server.port}"
+        url = urlunsplit(split._replace(netloc=netloc))
+        cls = conformance_target.spec.load_class()
+        app = make_backend.app(result_backend=url, result_backend_max_retries=0)
+        backend = None
+        try:
+            backend = build_backend(cls, app, url)
+            backend.store_result(str(uuid.uuid4()), {"v": 1}, states.SUCCESS)
+        except Exception as exc:
+            error = exc
+        else:
+            pytest.fail("a store through a server with an untrusted certificate succeeded: "
+                        "TLS verification is off by default")
+        finally:
+            if backend is not None:
+                close_backend(backend)
+    finally:
+        server.close()
+    assert server.client_hellos, "the backend did not start TLS with its https endpoint"
+    chain = exception_chain(error)
+    text = exception_text(error).lower()
+    assert any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or (
+        "certificate verify failed" in text or "certificate_verify_failed" in text), (
+        f"the store failed, but not for certificate verification: {type(error).__name__}: "
+        f"{error}")
+
+
+# ------------------------------------------------------------------ SC3
+#: fragments that change the meaning of a query built by string pasting
+INJECTIONS = [
+    "x' OR '1'='1",
+    '" RETURN 1 //',
+    "'; DELETE FROM celery_taskmeta; --",
+    '"); DROP TABLE celery_taskmeta; --',
+    "%s%s%(task_id)s",
+    "?", ":task_id", "$1", "\\'", "`", "*/ /*", "' || '", "{\"$ne\": null}",
+    "1; SELECT pg_sleep(5)", "' AND SLEEP(5) AND '",
+]
+
+injection_ids = st.tuples(st.sampled_from(INJECTIONS), st.sampled_from(INJECTIONS)).map(
+    lambda parts: f"{parts[0]}{uuid.uuid4().hex}{parts[1]}")
+injection_states = st.sampled_from([s for s in INJECTIONS if len(s) <= 50])
+
+
+@pytest.mark.clause("SC3")
+@given(task_ids=st.lists(injection_ids, min_size=1, max_size=4, unique=True),
+       state=injection_states, value=json_values)
+def test_injection_ids_and_states_round_trip_as_data(make_backend, conformance_target,
+                                                      task_ids, state, value):
+    """Ids, group ids and states such as ``x' OR '1'='1`` or ``" RETURN 1 //``
+    round-trip as plain data: each reads back its own record, no other record
+    (a canary) changes, the store gains exactly one record per id, and
+    forgetting one removes only that one."""
+    backend = make_backend()
+    count = (make_backend.backdoor(backend).task_count
+             if conformance_target.spec.backdoor else None)
+    canary = str(uuid.uuid4())
+    backend.store_result(canary, {"canary": True}, states.SUCCESS)
+    before = count() if count else None
+    for task_id in task_ids:
+        backend.store_result(task_id, {"id": task_id, "value": value}, state)
+        backend.save_group(task_id, GroupResult(task_id, [AsyncResult(task_id, app=backend.app)],
+                                                app=backend.app))
+    for task_id in task_ids:
+        meta = backend.get_task_meta(task_id, cache=False)
+        assert meta["status"] == state, f"id {task_id!r}: state {state!r} read back as " \
+                                        f"{meta['status']!r}"
+        assert meta["result"] == {"id": task_id, "value": normalized(value)}, (
+            f"id {task_id!r} reads another record's result: {meta['result']!r}")
+        group = backend.restore_group(task_id, cache=False)
+        assert group is not None and group.id == task_id, (
+            f"group id {task_id!r} does not read back its own group")
+    canary_meta = backend.get_task_meta(canary, cache=False)
+    assert canary_meta["status"] == states.SUCCESS and canary_meta["result"] == {"canary": True}, (
+        f"writing injection-like ids changed another record: {canary_meta}")
+    if count:
+        assert count() == before + len(task_ids), (
+            f"{len(task_ids)} writes changed the record count from {before} to {count()}")
+    backend.forget(task_ids[0])
+    assert backend.get_task_meta(task_ids[0], cache=False)["status"] == states.PENDING
+    for other in task_ids[1:] + [canary]:
+        assert backend.get_task_meta(other, cache=False)["status"] != states.PENDING, (
+            f"forget({task_ids[0]!r}) removed {other!r} too")
+    if count:
+        assert count() == before + len(task_ids) - 1, (
+            f"forget of one injection-like id changed the record count to {count()}")
+
+
+@pytest.mark.clause("SC3")
+@pytest.mark.requires("table_names_configurable")
+def test_injection_table_names_are_identifiers(make_backend, capabilities):
+    """A configured table name full of quotes and SQL is either refused with
+    ImproperlyConfigured, or used as one quoted identifier: results round-trip
+    through a table of exactly that name, and no other table is touched."""
+    if capabilities.kind != "table":
+        pytest.skip("not run: configured table names apply to table backends (kind='table')")
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    namespace = make_backend.new_namespace()
+    engine = sa.create_engine(namespace.url, poolclass=NullPool)
+    canary = f"canary_{uuid.uuid4().hex[:8]}"
+    sa.Table(canary, sa.MetaData(), sa.Column("x", sa.Integer)).create(engine)
+    names = {"task": f"sc3_t'\"; DROP TABLE {canary}; --",
+             "group": f"sc3_g`'\"); DROP TABLE {canary}; --"}
+    try:
+        backend = make_backend(namespace=namespace, database_table_names=names)
+        task_id = str(uuid.uuid4())
+        backend.store_result(task_id, {"v": 1}, states.SUCCESS)
+        backend.save_group(task_id, GroupResult(task_id, [AsyncResult(task_id, app=backend.app)],
+                                                app=backend.app))
+        meta = backend.get_task_meta(task_id, cache=False)
+        group = backend.restore_group(task_id, cache=False)
+    except ImproperlyConfigured:
+        meta = group = None  # refused as an invalid identifier: allowed
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert canary in tables, f"configuring table names {names} dropped table {canary!r}"
+    if meta is not None:
+        assert meta["status"] == states.SUCCESS and meta["result"] == {"v": 1}, (
+            f"a result stored under table names {names} reads {meta}")
+        assert group is not None and group.id == task_id, "the group did not round-trip"
+        assert {names["task"], names["group"]} <= tables, (
+            f"no tables named exactly {sorted(names.values())}; the store has {sorted(tables)}")
+
+
+# ------------------------------------------------------------------ SC4
+@pytest.mark.clause("SC4")
+@given(protocol=st.integers(0, pickle.HIGHEST_PROTOCOL),
+       state=st.sampled_from([states.SUCCESS, states.FAILURE, states.STARTED]))
+def test_planted_pickle_is_refused_never_unpickled(make_backend, tmp_path_factory,
+                                                   protocol, state):
+    """With result_accept_content excluding pickle, a pickle payload found in
+    the store is refused on read (an error) and never unpickled. Celery 5.7's
+    database backend falls back to pickle.loads for any undecodable payload
+    starting with the pickle protocol marker (legacy rows of celery#3025)."""
+    backend = make_backend(result_serializer="json", accept_content=["json"],
+                           result_accept_content=["json"])
+    door = make_backend.backdoor(backend)
+    marker = tmp_path_factory.mktemp("sc4") / "unpickled"
+    task_id = str(uuid.uuid4())
+    backend.store_result(task_id, {"v": 1}, states.STARTED)  # the record exists
+    door.write_raw(task_id, state, pickle.dumps(UnpicklingMarker(str(marker)), protocol=protocol))
+    try:
+        meta = backend.get_task_meta(task_id, cache=False)
+    except Exception:
+        meta = None
+    assert not os.path.exists(marker), (
+        f"the backend unpickled a planted pickle (protocol {protocol}) although "
+        "result_accept_content is ['json']")
+    assert meta is None, (
+        f"a planted pickle (protocol {protocol}) was not refused: read {json.dumps(str(meta))}")
