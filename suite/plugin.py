@@ -291,7 +291,8 @@ class BackendFactory:
         ns = namespace or self.namespace
         app = Celery("celery-conformance", set_as_current=False)
         settings = {
-            "result_backend": ns.url,
+            # module:Class+URL: Celery's own loader (app.backend) resolves it too
+            "result_backend": f"{self.target.spec.backend}+{ns.url}",
             "result_serializer": "json",
             "accept_content": ["json"],
         }
