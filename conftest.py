@@ -12,5 +12,6 @@ try:
 except Exception:  # pragma: no cover
     _installed = False
 
-if not _installed:
-    pytest_plugins = ["suite.plugin"]
+# pytester serves the harness's own tests (tests/); pytest only honours
+# pytest_plugins in the root conftest.
+pytest_plugins = ["pytester"] if _installed else ["pytester", "suite.plugin"]

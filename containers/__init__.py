@@ -148,6 +148,29 @@ def container_engine() -> tuple[bool, str]:
     return True, "a container engine answered"
 
 
+def start_container(make_container, store_class) -> StoreServer:
+    """Start a testcontainers container and wrap it in ``store_class``.
+
+    Any failure (no engine after all, an image that cannot be pulled, a server
+    that never answers) becomes StoreUnavailable, so the ladder goes on to the
+    local binaries; a container that did start is stopped again.
+    """
+    container = None
+    try:
+        container = make_container()
+        container.start()
+        return store_class(container.get_connection_url(), container=container,
+                           route="testcontainers")
+    except Exception as exc:
+        if container is not None:
+            try:
+                container.stop()
+            except Exception:
+                pass
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreUnavailable(f"testcontainers could not start it ({first[:200]})") from exc
+
+
 def obtain(provider: StoreProvider, workdir: str, url: Optional[str] = None) -> StoreServer:
     """Walk the ladder for ``provider``; raise StoreUnavailable with remedies."""
     url = url or provider.url_from_env()

@@ -6,7 +6,7 @@ import os
 import shutil
 from typing import Optional
 
-from . import Namespace, StoreProvider, StoreServer, StoreUnavailable
+from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, start_container
 from ._process import ServerProcess, free_port, run_as
 
 IMAGE = "mariadb:10.11"
@@ -81,13 +81,15 @@ class MySQLProvider(StoreProvider):
 
     def from_container(self) -> StoreServer:
         try:
-            from testcontainers.mysql import MySqlContainer
+            try:
+                from testcontainers.community.mysql import MySqlContainer
+            except ImportError:
+                from testcontainers.mysql import MySqlContainer
         except ImportError as exc:
             raise StoreUnavailable(f"testcontainers is not installed ({exc})")
-        container = MySqlContainer(IMAGE, dialect="pymysql")
-        container.start()
-        return MySQLStore(container.get_connection_url(), container=container,
-                          route="testcontainers")
+        # as root: every namespace is a database of its own (CREATE DATABASE)
+        return start_container(
+            lambda: MySqlContainer(IMAGE, dialect="pymysql", username="root"), MySQLStore)
 
     def local_unavailable_reason(self) -> Optional[str]:
         if _server_binary() is None:
@@ -129,7 +131,7 @@ class MySQLProvider(StoreProvider):
             pymysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=1).close()
             return True
 
-        process.wait_ready(ready, timeout=60, what="MariaDB")
+        process.wait_ready(ready, timeout=180, what="MariaDB")
         return MySQLStore(url, process=process, route="local")
 
 

@@ -8,7 +8,7 @@ import shutil
 from typing import Optional
 
 
-from . import Namespace, StoreProvider, StoreServer, StoreUnavailable
+from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, start_container
 from ._process import ServerProcess, free_port, run_as
 
 IMAGE = "postgres:15"
@@ -83,13 +83,14 @@ class PostgreSQLProvider(StoreProvider):
 
     def from_container(self) -> StoreServer:
         try:
-            from testcontainers.postgres import PostgresContainer
+            try:
+                from testcontainers.community.postgres import PostgresContainer
+            except ImportError:
+                from testcontainers.postgres import PostgresContainer
         except ImportError as exc:
             raise StoreUnavailable(f"testcontainers is not installed ({exc})")
-        container = PostgresContainer(IMAGE, driver="psycopg2")
-        container.start()
-        return PostgreSQLStore(container.get_connection_url(), container=container,
-                               route="testcontainers")
+        return start_container(lambda: PostgresContainer(IMAGE, driver="psycopg2"),
+                               PostgreSQLStore)
 
     def local_unavailable_reason(self) -> Optional[str]:
         if _binaries() is None:
@@ -134,7 +135,7 @@ class PostgreSQLProvider(StoreProvider):
                              dbname="postgres", connect_timeout=1).close()
             return True
 
-        process.wait_ready(ready, timeout=60, what="PostgreSQL")
+        process.wait_ready(ready, timeout=180, what="PostgreSQL")
         return PostgreSQLStore(url, process=process, route="local")
 
 

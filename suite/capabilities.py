@@ -8,6 +8,7 @@ test needs a capability that the backend under test does not declare.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Optional
 
@@ -87,7 +88,8 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class KnownFailure:
-    """A declared divergence: tests of ``clause`` (or the test named ``test``)
+    """A declared divergence: tests of ``clause`` (or the test named ``test``,
+    which may be an fnmatch pattern over the full test name with parameters)
     are expected to fail for this backend, strictly (an unexpected pass fails
     the run). ``stores`` limits it to some stores; empty means every store."""
 
@@ -107,7 +109,7 @@ class KnownFailure:
             return False
         if self.test is not None:
             base = test_name.split("[", 1)[0]
-            if self.test not in (test_name, base):
+            if self.test not in (test_name, base) and not fnmatch.fnmatchcase(test_name, self.test):
                 return False
             return self.clause is None or self.clause in clauses
         return self.clause in clauses

@@ -41,6 +41,13 @@ def _state(config) -> ConformanceState:
     return config.stash[STATE_KEY]
 
 
+def required_stores(config) -> frozenset:
+    """Stores named by --require-store (or its environment/pyproject forms)."""
+    if STATE_KEY not in config.stash:
+        return frozenset()
+    return _state(config).settings.required_stores
+
+
 def _is_worker(config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -69,6 +76,7 @@ def pytest_addoption(parser) -> None:
                     metavar="PATH", help="write the JSON conformance report to PATH")
 
 
+@pytest.hookimpl(tryfirst=True)  # before hypothesis's plugin loads a profile
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "clause(*ids): contract clause(s) this test checks")
     config.addinivalue_line("markers", "requires(*capabilities): skip unless the backend "
@@ -224,7 +232,10 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         caps = target.spec.capabilities
         for mark in item.iter_markers("requires"):
             for name in mark.args:
-                if not caps.has(name):
+                if name not in CAPABILITY_DOCS:
+                    errors.append(f"{item.nodeid}: @pytest.mark.requires names unknown "
+                                  f"capability {name!r}; known: {', '.join(sorted(CAPABILITY_DOCS))}")
+                elif not caps.has(name):
                     item.add_marker(pytest.mark.skip(
                         reason=f"not run: backend does not declare {name} "
                                f"({CAPABILITY_DOCS[name]})"))
@@ -451,7 +462,8 @@ def pytest_sessionfinish(session, exitstatus) -> None:
             if reporter is not None:
                 for path in written:
                     reporter.write_line(f"celery-conformance: report written to {path}")
-        state.broker.stop_all()
+    # a worker stops only what it started itself (adopted stores are the controller's)
+    state.broker.stop_all()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 _COMMON = dict(
     deadline=None,
@@ -11,10 +11,15 @@ _COMMON = dict(
     print_blob=True,
 )
 
+#: Hypothesis's "explain" phase re-runs a failing test under tracing; against a
+#: real store that costs minutes per failure, so only ``thorough`` runs it.
+_NO_EXPLAIN = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+
 PROFILES = {
-    "dev": dict(max_examples=15, stateful_step_count=15, **_COMMON),
+    "dev": dict(max_examples=15, stateful_step_count=15, phases=_NO_EXPLAIN, **_COMMON),
+    # derandomized and unshrunk: a CI failure shows the first failing example
     "ci": dict(max_examples=12, stateful_step_count=12, derandomize=True, database=None,
-               **_COMMON),
+               phases=_NO_EXPLAIN[:-1], **_COMMON),
     "thorough": dict(max_examples=300, stateful_step_count=50, **_COMMON),
 }
 

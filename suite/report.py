@@ -30,6 +30,8 @@ def outcome_of(report) -> Optional[str]:
     if report.when == "call":
         if xfail:
             return "xfailed" if report.skipped else "xpassed"
+        if report.failed and _strict_xpass_reason(report) is not None:
+            return "xpassed"  # a strict known failure that passed: pytest fails it
         return report.outcome  # passed / failed / skipped
     if report.when == "setup":
         if report.skipped:
@@ -42,11 +44,23 @@ def outcome_of(report) -> Optional[str]:
     return None
 
 
+_XPASS_STRICT = "[XPASS(strict)] "
+
+
+def _strict_xpass_reason(report) -> Optional[str]:
+    """The xfail reason of a strict xfail that passed (pytest reports those as
+    failed, with no ``wasxfail``, and this prefix on ``longrepr``), else None."""
+    lr = report.longrepr
+    if isinstance(lr, str) and lr.startswith(_XPASS_STRICT):
+        return lr[len(_XPASS_STRICT):]
+    return None
+
+
 def reason_of(report, outcome: str) -> Optional[str]:
     if outcome == "passed":
         return None
     if outcome in ("xfailed", "xpassed"):
-        return getattr(report, "wasxfail", None) or None
+        return getattr(report, "wasxfail", None) or _strict_xpass_reason(report) or None
     if outcome == "skipped":
         lr = report.longrepr
         if isinstance(lr, tuple) and len(lr) == 3:
@@ -83,9 +97,9 @@ class ReportCollector:
         }
 
     def write(self, path: str, runs: dict) -> list:
-        """Write one file per target; with one target exactly ``path``."""
+        """Write one file per selected target; with one target exactly ``path``."""
         written = []
-        targets = [t for t in runs if t in self.results] or list(runs)
+        targets = list(runs)
         for target in targets:
             out = Path(path)
             if len(targets) > 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import tempfile
 from typing import Optional
 
@@ -45,6 +46,7 @@ class UrlStore(StoreServer):
 class StoreBroker:
     def __init__(self, backend_url: Optional[str], workdir: Optional[str] = None) -> None:
         self.backend_url = backend_url
+        self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="celery-conformance-")
         self._stores: dict[str, StoreServer] = {}
         self._unavailable: dict[str, str] = {}
@@ -128,3 +130,6 @@ class StoreBroker:
             except Exception:
                 pass
         self._owned.clear()
+        if self._own_workdir:
+            # server data directories and SQLite files: hundreds of MB per session
+            shutil.rmtree(self.workdir, ignore_errors=True)

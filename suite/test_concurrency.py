@@ -24,6 +24,10 @@ from .strategies import json_values, non_success_states, normalized
 #: ids (rounds) per example
 ROUNDS = 3
 
+#: STARTED writes each STARTED writer makes per round: a stream of writes keeps
+#: a read-then-write guard's window open while SUCCESS commits
+BURST = 4
+
 #: how a unique-key violation shows in an error's chain, on any store
 UNIQUE_VIOLATION = re.compile(
     r"IntegrityError|UniqueViolation|unique constraint|UNIQUE constraint failed|"
@@ -62,8 +66,9 @@ def _read(backend, task_id):
 @given(data=st.data(), n_started=st.integers(1, 3), value=json_values)
 def test_concurrent_started_and_success_end_in_success(make_backend, capabilities, data,
                                                         n_started, value):
-    """n writers storing STARTED and one storing SUCCESS on one fresh id, all at
-    once and in any order, always end in SUCCESS with the SUCCESS value."""
+    """n writers storing STARTED (each a stream of writes) and one storing
+    SUCCESS on one fresh id, all at once and in any order, always end in
+    SUCCESS with the SUCCESS value."""
     mode = data.draw(_modes(capabilities), label="mode")
     n_workers = n_started + 1
     offset = data.draw(st.integers(0, n_workers - 1), label="first SUCCESS writer")
@@ -78,7 +83,8 @@ def test_concurrent_started_and_success_end_in_success(make_backend, capabilitie
             if index == success_writer(r):
                 own.store_result(ids[r], value, states.SUCCESS)
             else:
-                own.store_result(ids[r], {"writer": index}, states.STARTED)
+                for _ in range(BURST):
+                    own.store_result(ids[r], {"writer": index}, states.STARTED)
         return work
 
     errors = _run(backend, work_for, n_workers, mode)

@@ -28,6 +28,7 @@ from backends import _sql_models
 from backends.database import (DatabaseBackend, ResultTooLargeError, _REGISTRY,
                                _is_transient)
 from containers import StoreUnavailable, obtain, providers
+from suite.plugin import required_stores
 
 STORES = ("sqlite", "postgresql", "mysql")
 PASSWORD = "s3cr3t-Pa55word"
@@ -43,6 +44,8 @@ def server(request):
         srv = obtain(providers()[name], workdir)
     except StoreUnavailable as exc:
         shutil.rmtree(workdir, ignore_errors=True)
+        if name in required_stores(request.config):
+            pytest.fail(f"required store {name!r} unavailable: {exc}", pytrace=False)
         pytest.skip(f"not run: {exc}")
     yield srv
     srv.stop()

@@ -1,0 +1,316 @@
+"""BI: bad ids, awkward ids, big results and malformed records."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from celery import states
+from celery.result import AsyncResult, GroupResult
+
+from .strategies import AWKWARD_ID_CHARS, ID_ALPHABET, json_scalars, task_ids
+
+MAX_ID = 155
+KIB, MIB = 1 << 10, 1 << 20
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def assert_reads_back(backend, task_id, value, why):
+    meta = backend.get_task_meta(task_id, cache=False)
+    assert meta["status"] == states.SUCCESS, f"{why}: {task_id!r} reads {meta['status']!r}"
+    assert meta["result"] == value, f"{why}: {task_id!r} reads another record's value"
+    assert meta.get("task_id", task_id) == task_id, (
+        f"{why}: reading {task_id!r} gave the record of {meta.get('task_id')!r}")
+
+
+def store_own_values(backend, ids):
+    """Store {'id': id} under each id, then check each reads its own value."""
+    for task_id in ids:
+        backend.store_result(task_id, {"id": task_id}, states.SUCCESS)
+    for task_id in ids:
+        assert_reads_back(backend, task_id, {"id": task_id}, "ids were aliased")
+
+
+# ------------------------------------------------------------------- BI1
+#: the store hooks through which Celery's Backend base class reaches the store
+STORE_HOOKS = ("_store_result", "_get_task_meta_for", "_forget", "_save_group",
+               "_restore_group", "_delete_group")
+
+OPERATIONS = {
+    "store_result": lambda b, i: b.store_result(i, 1, states.SUCCESS),
+    "get_task_meta": lambda b, i: b.get_task_meta(i, cache=False),
+    "forget": lambda b, i: b.forget(i),
+    "save_group": lambda b, i: b.save_group(
+        i, GroupResult(i, [AsyncResult(_new_id(), app=b.app)], app=b.app)),
+    "restore_group": lambda b, i: b.restore_group(i, cache=False),
+    "delete_group": lambda b, i: b.delete_group(i),
+}
+
+
+def spy_on_store_hooks(backend) -> list:
+    """Record every call the backend makes to its own store hooks (the calls
+    still happen); returns the list the calls are recorded in."""
+    calls: list = []
+    for name in STORE_HOOKS:
+        hook = getattr(backend, name, None)
+        if callable(hook):
+            def spy(*args, _name=name, _hook=hook, **kwargs):
+                calls.append(_name)
+                return _hook(*args, **kwargs)
+            setattr(backend, name, spy)
+    return calls
+
+
+@pytest.mark.clause("BI1")
+@pytest.mark.parametrize("bad_id", ["", None], ids=["empty", "None"])
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_empty_or_none_id_raises_value_error_before_any_io(backend, backdoor, operation, bad_id):
+    """store_result, get_task_meta, forget, save_group, restore_group and
+    delete_group with an empty or None id raise ValueError before any I/O: no
+    store hook (_store_result, _get_task_meta_for, _forget, _save_group,
+    _restore_group, _delete_group) is reached and nothing is written.
+
+    Celery 5.7.0 checks no id: it stores, reads and deletes '' and None like
+    any other id."""
+    backend.store_result(_new_id(), 1, states.SUCCESS)   # the store is set up
+    calls = spy_on_store_hooks(backend)
+    OPERATIONS[operation](backend, _new_id())
+    assert calls, f"control: {operation} with a valid id reached none of {STORE_HOOKS}"
+    count, calls[:] = backdoor.task_count(), []
+    with pytest.raises(ValueError):
+        OPERATIONS[operation](backend, bad_id)
+    assert not calls, f"{operation}({bad_id!r}) reached the store through {calls}"
+    assert backdoor.task_count() == count, f"{operation}({bad_id!r}) wrote a record"
+
+
+# ------------------------------------------------------------------- BI2
+@pytest.mark.clause("BI2")
+@given(task_id=task_ids())
+def test_any_accepted_id_round_trips_to_its_own_record(backend, backdoor, task_id):
+    """Any id Celery accepts (up to 155 characters of any Unicode but NUL and
+    lone surrogates, with / \\ ? # % space and quotes) round-trips to its own
+    record."""
+    backend.store_result(task_id, {"id": task_id}, states.SUCCESS)
+    assert_reads_back(backend, task_id, {"id": task_id}, "id did not round-trip")
+    assert backdoor.record_exists(task_id), "no record stored under the id"
+    assert backend.task_result_exists(task_id)
+
+
+id_chars = st.one_of(ID_ALPHABET, st.sampled_from(AWKWARD_ID_CHARS))
+
+
+@pytest.mark.clause("BI2")
+@given(task_id=task_ids(max_size=MAX_ID - 5),
+       suffix=st.text(alphabet=id_chars, min_size=1, max_size=5),
+       replacement=id_chars, variant_first=st.booleans())
+# tails that collations fold together: PAD SPACE, accents, supplementary characters
+@example(task_id="bi2-tail-0c5e29", suffix=" ", replacement="f", variant_first=False)
+@example(task_id="bi2-tail-accent-e", suffix="\u0301", replacement="\u00e9", variant_first=True)
+@example(task_id="bi2-tail-\U0001F600", suffix="\U0001F601", replacement="\U0001F602",
+         variant_first=False)
+def test_ids_differing_only_in_their_tail_are_distinct(backend, task_id, suffix, replacement,
+                                                       variant_first):
+    """An id, the id with characters appended (spaces included), and the id with
+    its last character replaced are three records: none aliases another (not
+    even under a collation that ignores trailing spaces or accents)."""
+    ids = [task_id, task_id + suffix]
+    if replacement != task_id[-1]:
+        ids.append(task_id[:-1] + replacement)
+    if variant_first:
+        ids.reverse()
+    store_own_values(backend, ids)
+
+
+full_length_ids = st.text(alphabet=id_chars, min_size=MAX_ID - 33, max_size=MAX_ID - 33).map(
+    lambda body: f"{body}-{uuid.uuid4().hex}")
+
+
+@pytest.mark.clause("BI2")
+@given(task_id=full_length_ids)
+def test_ids_of_155_characters_are_never_truncated(backend, backdoor, task_id):
+    """Two ids of exactly 155 characters that differ only in the last one are
+    two records, each read back under its full id."""
+    assert len(task_id) == MAX_ID
+    twin = task_id[:-1] + ("0" if task_id[-1] != "0" else "1")
+    store_own_values(backend, [task_id, twin])
+    assert backdoor.record_exists(task_id) and backdoor.record_exists(twin)
+
+
+# ------------------------------------------------------------------- BI3
+cased_letters = st.one_of(
+    st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    st.characters(categories=("Lu", "Ll")))
+
+
+@pytest.mark.clause("BI3")
+@pytest.mark.requires("case_sensitive_ids")
+@given(body=st.text(alphabet=cased_letters, min_size=1, max_size=20))
+def test_ids_differing_only_in_case_are_different_results(backend, body):
+    """Ids that differ only in letter case (lower, upper, swapped) are
+    different results."""
+    base = f"{body}-{uuid.uuid4().hex}"
+    ids = list(dict.fromkeys(v for v in (base, base.upper(), base.lower(), base.swapcase())
+                             if len(v) <= MAX_ID))
+    assert len(ids) > 1, "the uuid's hex letters always give a second case"
+    store_own_values(backend, ids)
+
+
+# ------------------------------------------------------------------- BI4
+def encoded(backend, value) -> bytes:
+    """``value`` as the backend's serializer encodes it."""
+    data = backend.encode(value)
+    return data if isinstance(data, bytes) else data.encode()
+
+
+def string_encoding_to(backend, size: int) -> str:
+    """An ASCII string whose encoded form is exactly ``size`` bytes."""
+    value = "a" * (size - len(encoded(backend, "")))
+    assert len(encoded(backend, value)) == size
+    return value
+
+
+UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 1000, "kib": KIB, "mb": 1000 ** 2,
+         "mib": MIB, "gb": 1000 ** 3, "gib": 1 << 30}
+SIZE = re.compile(r"(\d[\d,_]*(?:\.\d+)?)\s*(bytes?|b|[kmg]i?b)?\b", re.IGNORECASE)
+
+
+def sizes_named(message: str) -> list:
+    """Every size (in bytes) a message names: '1048576', '8,355,840 bytes', '1 MiB'."""
+    found = []
+    for number, unit in SIZE.findall(message):
+        value = float(number.replace(",", "").replace("_", ""))
+        found.append(int(value * UNITS[(unit or "").lower()]))
+    return found
+
+
+@pytest.mark.clause("BI4")
+@pytest.mark.parametrize("size", [64 * KIB + 1, MIB], ids=["64KiB+1", "1MiB"])
+def test_results_up_to_1mib_round_trip(backend, size):
+    """An encoded result of up to 1 MiB round-trips on every store (checked just
+    past 64 KiB, where a plain BLOB ends, and at exactly 1 MiB)."""
+    value = string_encoding_to(backend, size)
+    task_id = _new_id()
+    backend.store_result(task_id, value, states.SUCCESS)
+    meta = backend.get_task_meta(task_id, cache=False)
+    assert meta["status"] == states.SUCCESS
+    assert meta["result"] == value, f"a {size}-byte result did not round-trip"
+
+
+@pytest.mark.clause("BI4")
+@pytest.mark.parametrize("size", [2 * MIB + 1, 16 * MIB + 1],
+                         ids=["2MiB+1", "16MiB+1"])  # 16 MiB: MariaDB's default max_allowed_packet
+def test_larger_result_round_trips_or_names_the_limit(backend, capabilities, size):
+    """A result larger than 1 MiB either round-trips, or store_result raises an
+    error whose message names the size limit (a size, in bytes, KiB or MiB, at
+    least the declared largest_result_bytes and below the size refused) and the
+    previous state is unchanged."""
+    guaranteed = max(capabilities.largest_result_bytes or MIB, MIB)
+    value = string_encoding_to(backend, size)
+    task_id = _new_id()
+    backend.store_result(task_id, {"small": True}, states.STARTED)
+    try:
+        backend.store_result(task_id, value, states.SUCCESS)
+    except Exception as exc:
+        assert size > guaranteed, (
+            f"storing {size} bytes failed, below the declared {guaranteed}: {exc!r}")
+        message = str(exc).replace(task_id, "<id>")   # no digits from the id
+        assert any(guaranteed <= n < size for n in sizes_named(message)), (
+            f"storing {size} bytes failed with an error that names no size limit "
+            f"(between {guaranteed} and {size - 1} bytes): {exc!r}")
+        meta = backend.get_task_meta(task_id, cache=False)
+        assert (meta["status"], meta["result"]) == (states.STARTED, {"small": True}), (
+            "a refused oversized write changed the stored state")
+    else:
+        meta = backend.get_task_meta(task_id, cache=False)
+        assert meta["status"] == states.SUCCESS and meta["result"] == value, (
+            f"a {size}-byte result was accepted but did not round-trip")
+
+
+# ------------------------------------------------------------------- BI5
+def _is_json(payload: bytes) -> bool:
+    try:
+        json.loads(payload)
+    except ValueError:
+        return False
+    return True
+
+
+#: small JSON containers and strings (small, so a failing example shrinks fast)
+truncatable_values = st.one_of(
+    st.text(alphabet=ID_ALPHABET, max_size=20),
+    st.lists(json_scalars, max_size=4),
+    st.dictionaries(st.text(alphabet=ID_ALPHABET, max_size=5), json_scalars, max_size=3))
+
+
+def truncated(backend):
+    """The encoding of a JSON container or string cut short: never valid JSON,
+    since its closing quote or bracket is gone."""
+    return st.builds(lambda p, cut: p[:max(1, int(len(p) * cut))],
+                     truncatable_values.map(lambda v: encoded(backend, v)),
+                     st.floats(min_value=0, max_value=0.999)).filter(lambda p: not _is_json(p))
+
+
+#: payloads no decoder accepts: non-UTF-8, trailing data, a pickle marker, cut JSON
+GARBAGE = [b"\xff\xfe\xfd\x00garbage", b'{"a": 1} trailing', b"\x80\x04\x95garbage",
+           b"{", b'"unterminated', b"[1, 2,"]
+
+
+@pytest.fixture
+def bystanders(backend):
+    """Two results stored once per test, with what they read; no malformed
+    record may change them."""
+    ids = [_new_id(), _new_id()]
+    for task_id in ids:
+        backend.store_result(task_id, {"id": task_id}, states.SUCCESS)
+    return {task_id: backend.get_task_meta(task_id, cache=False) for task_id in ids}
+
+
+def check_malformed_record(backend, backdoor, bystanders, task_id, state, payload):
+    """Plant ``payload`` under task_id; reading it must raise naming the id, and
+    neither the bystanders nor an id extending task_id may change."""
+    neighbour = task_id + "x"
+    backend.store_result(neighbour, {"id": neighbour}, states.SUCCESS)
+    backdoor.write_raw(task_id, state, payload)
+    try:
+        meta = backend.get_task_meta(task_id, cache=False)
+    except Exception as exc:
+        assert task_id in str(exc), f"the error does not name the id {task_id!r}: {exc!r}"
+    else:
+        pytest.fail(f"reading a malformed record ({payload!r}) returned {meta!r}")
+    assert_reads_back(backend, neighbour, {"id": neighbour}, "a malformed record next to it")
+    for other, meta in bystanders.items():
+        assert backend.get_task_meta(other, cache=False) == meta, (
+            f"a malformed record under {task_id!r} changed what {other!r} reads")
+
+
+malformed_states = [states.SUCCESS, states.STARTED, states.FAILURE]
+
+
+@pytest.mark.clause("BI5")
+@pytest.mark.parametrize("payload", GARBAGE, ids=[repr(p)[2:14] for p in GARBAGE])
+@pytest.mark.parametrize("state", malformed_states)
+def test_garbage_record_raises_naming_the_id(backend, backdoor, bystanders, state, payload):
+    """A record whose payload is garbage (written straight into the store)
+    makes reads of that id raise an error naming the id; other ids (an id
+    extending it included) read as before.
+
+    Celery 5.7.0 raises the decoder's own error (DecodeError, UnpicklingError),
+    which does not name the id."""
+    check_malformed_record(backend, backdoor, bystanders, _new_id(), state, payload)
+
+
+@pytest.mark.clause("BI5")
+@given(data=st.data(), state=st.sampled_from(malformed_states))
+def test_truncated_record_raises_naming_the_id(backend, backdoor, bystanders, data, state):
+    """A record whose payload is a valid encoding cut short makes reads of that
+    id raise an error naming the id; other ids read as before."""
+    payload = data.draw(truncated(backend), label="payload")
+    check_malformed_record(backend, backdoor, bystanders, _new_id(), state, payload)

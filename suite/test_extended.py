@@ -1,0 +1,113 @@
+"""XT: extended results (result_extended) store the request's fields."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from celery import states
+
+from .strategies import json_values, make_request, normalized, requests_extended, stamp_sets
+
+EXTENDED_FIELDS = ("name", "args", "kwargs", "worker", "retries", "queue")
+
+#: names a stamp must not take in these tests: they are the meta's own keys
+META_KEYS = frozenset(EXTENDED_FIELDS) | {
+    "task_id", "status", "result", "traceback", "children", "date_done", "group_id",
+    "parent_id", "stamped_headers", "stamps"}
+
+#: states written with a plain (non-exception) value
+written_states = st.sampled_from([states.STARTED, "PROGRESS", states.SUCCESS])
+
+
+def expected_fields(request) -> dict:
+    """The extended fields a request should leave in the meta."""
+    return {
+        "name": request.task,
+        "args": normalized(request.args),
+        "kwargs": normalized(request.kwargs),
+        "worker": request.hostname,
+        "retries": request.retries,
+        "queue": request.delivery_info["routing_key"],
+    }
+
+
+def extended_fields(meta) -> dict:
+    return {f: meta.get(f) for f in EXTENDED_FIELDS}
+
+
+@pytest.fixture
+def extended_backend(make_backend):
+    return make_backend(result_extended=True)
+
+
+@pytest.fixture
+def plain_backend(make_backend):
+    return make_backend(result_extended=False)
+
+
+@pytest.mark.clause("XT1")
+@given(task_request=requests_extended, value=json_values, state=written_states)
+def test_extended_meta_holds_the_request_fields(extended_backend, task_request, value, state):
+    """With result_extended=True the meta holds name, args, kwargs, worker,
+    retries and queue equal to the request's."""
+    extended_backend.store_result(task_request.id, value, state, request=task_request)
+    meta = extended_backend.get_task_meta(task_request.id, cache=False)
+    assert meta["status"] == state
+    assert extended_fields(meta) == expected_fields(task_request), (
+        "extended fields read back differ from the request's")
+
+
+@pytest.mark.clause("XT2")
+@given(task_request=requests_extended, value=json_values, state=written_states)
+def test_plain_meta_holds_no_request_fields(plain_backend, task_request, value, state):
+    """With result_extended=False none of name, args, kwargs, worker, retries,
+    queue is populated in the meta."""
+    backend = plain_backend
+    backend.store_result(task_request.id, value, state, request=task_request)
+    meta = backend.get_task_meta(task_request.id, cache=False)
+    assert meta["status"] == state
+    populated = {f: v for f, v in extended_fields(meta).items() if v is not None}
+    assert not populated, f"result_extended=False but the meta holds {populated!r}"
+
+
+@pytest.mark.clause("XT3")
+@given(first=requests_extended, second=requests_extended,
+       value=json_values, later_value=json_values,
+       later_state=st.sampled_from([states.STARTED, states.RETRY, "PROGRESS", states.SUCCESS]))
+def test_extended_fields_survive_the_success_guard(extended_backend, first, second, value,
+                                                    later_value, later_state):
+    """After SUCCESS, a later write with another request leaves the extended
+    fields (and status and result) as the SUCCESS write stored them."""
+    extended_backend.store_result(first.id, value, states.SUCCESS, request=first)
+    stored = extended_backend.get_task_meta(first.id, cache=False)
+    second.id = first.id
+    extended_backend.store_result(first.id, later_value, later_state, request=second)
+    meta = extended_backend.get_task_meta(first.id, cache=False)
+    assert extended_fields(meta) == expected_fields(first), (
+        "a write after SUCCESS changed the extended fields")
+    assert (meta["status"], meta["result"]) == (states.SUCCESS, stored["result"]), (
+        "a write after SUCCESS changed status or result")
+
+
+#: stamps whose names are not meta keys
+stamps = stamp_sets.map(lambda d: {k: v for k, v in d.items() if k not in META_KEYS})
+
+
+@pytest.mark.clause("XT4")
+@given(stamps=stamps, data=st.data(), value=json_values, state=written_states)
+def test_only_stamped_headers_are_stored(extended_backend, stamps, data, value, state):
+    """Only the stamps named in request.stamped_headers are stored (readable
+    from the meta under their own names), and stamped_headers round-trips."""
+    assume(stamps)
+    headers = data.draw(st.lists(st.sampled_from(sorted(stamps)), unique=True, min_size=1),
+                        label="stamped_headers")
+    task_request = make_request(stamps=stamps, stamped_headers=headers)
+    extended_backend.store_result(task_request.id, value, state, request=task_request)
+    meta = extended_backend.get_task_meta(task_request.id, cache=False)
+    assert meta.get("stamped_headers") == headers, "stamped_headers did not round-trip"
+    for name in headers:
+        assert meta.get(name) == stamps[name], f"stamp {name!r} did not round-trip"
+    for name in set(stamps) - set(headers):
+        assert name not in meta, f"stamp {name!r} is not in stamped_headers but was stored"

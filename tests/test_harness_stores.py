@@ -1,0 +1,219 @@
+"""Stores in a session: ``--backends``, ``--require-store``, unavailable stores, SC1."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import tempfile
+
+import pytest
+
+import containers
+from containers import postgresql
+
+PASSWORD = "Hunter2-n0t-in-any-report"
+
+CONTRACT_TEST = """
+import pytest
+from celery import states
+
+
+@pytest.mark.clause("RT1")
+def test_round_trip(make_backend):
+    backend = make_backend()
+    backend.store_result("sc1-id", 42, states.SUCCESS)
+    assert backend.get_task_meta("sc1-id", cache=False)["result"] == 42
+
+
+@pytest.mark.clause("RT3")
+def test_fails_on_purpose(make_backend):
+    meta = make_backend().get_task_meta("never-stored", cache=False)
+    assert meta["status"] == states.SUCCESS, "fails on purpose"
+"""
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def no_store_anywhere(monkeypatch):
+    """Every route to PostgreSQL and MySQL fails: no URL, no engine, no binaries."""
+    monkeypatch.setattr(containers, "container_engine",
+                        lambda: (False, "no container engine answered (simulated)"))
+    for provider in (containers.providers()["postgresql"], containers.providers()["mysql"]):
+        monkeypatch.setattr(provider, "local_unavailable_reason",
+                            lambda name=provider.name: f"no {name} binaries (simulated)")
+
+
+# --------------------------------------------------------------- --backends
+def test_backends_lists_stores_and_backends_and_exits_0(harness):
+    result = harness.run("--backends")
+    assert result.ret == 0
+    out = result.stdout.str()
+    stores_section = out.split("Backends (")[0]
+    stores = dict(re.findall(r"^  (sqlite|postgresql|mysql) +(.*)$", stores_section, re.M))
+    assert set(stores) == {"sqlite", "postgresql", "mysql"}, out
+    assert stores["sqlite"] == "yes: embedded"
+    for name in ("postgresql", "mysql"):
+        assert re.match(r"(yes|no): \S", stores[name]), stores[name]
+    result.stdout.fnmatch_lines([
+        "Backends (--backend=NAME, or module:Class[[]@store]):",
+        "  sqlite * on sqlite",
+        "  postgresql * on postgresql",
+        "  mysql * on mysql",
+        "  celery.backends.database:DatabaseBackend@{sqlite,postgresql,mysql}*",
+        "  all *",
+    ])
+    assert "collected" not in out  # it lists and exits: no test session
+
+
+def test_backends_says_why_a_store_cannot_be_provided(harness, no_store_anywhere):
+    result = harness.run("--backends")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "  postgresql   no: store 'postgresql' is not available here. Fix it with one of:",
+        "        1. give a URL: --backend-url=URL or CELERY_CONFORMANCE_POSTGRESQL_URL=URL;",
+        "        2. run a container engine (testcontainers): no container engine answered "
+        "(simulated);",
+        "        3. install the local server: no postgresql binaries (simulated) "
+        "(apt-get install postgresql)",
+    ])
+
+
+def test_backends_counts_a_url_from_the_environment(harness, no_store_anywhere, monkeypatch):
+    monkeypatch.setenv("CELERY_CONFORMANCE_MYSQL_URL", f"mysql://u:{PASSWORD}@db.invalid/x")
+    result = harness.run("--backends")
+    result.stdout.fnmatch_lines(["  mysql        yes: URL given"])
+    assert PASSWORD not in result.stdout.str() + result.stderr.str()
+
+
+# ----------------------------------------------------------- --require-store
+def test_required_store_that_cannot_be_provided_fails_the_session(harness, monkeypatch):
+    """End to end in a fresh interpreter: the store's URL points at a closed port."""
+    harness.write("test_contract.py", CONTRACT_TEST)
+    monkeypatch.setenv("CELERY_CONFORMANCE_POSTGRESQL_URL",
+                       f"postgresql://conformance:{PASSWORD}@127.0.0.1:{closed_port()}/db")
+    result = harness.run("--backend=postgresql", "--require-store=postgresql",
+                         "--conformance-report=report.json", subprocess=True)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert "required store 'postgresql' cannot be provided" in output
+    assert "test_round_trip" not in output  # the session ended before any test ran
+    assert PASSWORD not in output
+
+
+def test_required_store_with_no_route_names_the_remedies(harness, no_store_anywhere):
+    harness.write("test_contract.py", CONTRACT_TEST)
+    result = harness.run("--backend=mysql", "--require-store=mysql")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*required store 'mysql' cannot be provided:*",
+        "*store 'mysql' is not available here. Fix it with one of:*",
+        "*1. give a URL: --backend-url=URL or CELERY_CONFORMANCE_MYSQL_URL=URL;*",
+        "*2. run a container engine (testcontainers): no container engine answered*",
+        "*3. install the local server: no mysql binaries (simulated)*",
+    ])
+
+
+def test_unavailable_store_that_is_not_required_skips_its_tests(harness, no_store_anywhere):
+    harness.write("test_contract.py", CONTRACT_TEST)
+    result = harness.run("--backend=mysql", "--conformance-report=report.json", "-rs")
+    assert result.ret == 0
+    result.assert_outcomes(skipped=2)
+    report = json.loads((harness.path / "report.json").read_text())
+    assert report["run"]["store_kind"] is None
+    assert "is not available here" in report["run"]["store_unavailable"]
+    for r in report["results"]:
+        assert r["outcome"] == "skipped"
+        assert r["reason"].startswith("not run: store 'mysql' is not available here")
+
+
+def test_require_store_must_name_a_selected_store(harness):
+    harness.write("test_contract.py", CONTRACT_TEST)
+    result = harness.run("--backend=sqlite", "--require-store=mysql")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--require-store names mysql, which no selected --backend uses*"])
+
+
+def test_required_embedded_store_runs(harness):
+    harness.write("test_contract.py", CONTRACT_TEST)
+    result = harness.run("--backend=celery.backends.database:DatabaseBackend@sqlite",
+                         "--require-store=sqlite")
+    result.assert_outcomes(passed=1, failed=1)
+
+
+# --------------------------------------------------------------------- SC1
+def test_password_of_an_unreachable_backend_url_is_never_shown(harness):
+    harness.write("test_contract.py", CONTRACT_TEST)
+    url = f"postgresql://conformance:{PASSWORD}@127.0.0.1:{closed_port()}/db"
+    result = harness.run("--backend=celery.backends.database:DatabaseBackend",
+                         f"--backend-url={url}", "--conformance-report=report.json", "-rA")
+    result.assert_outcomes(skipped=2)
+    report_text = (harness.path / "report.json").read_text()
+    assert json.loads(report_text)["run"]["store"] == "postgresql"
+    assert PASSWORD not in report_text
+    assert PASSWORD not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.fixture(scope="module")
+def local_postgresql():
+    """A throwaway local PostgreSQL (trust authentication: any password works)."""
+    provider = postgresql.PROVIDER
+    reason = provider.local_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"not run: {reason}")
+    # not under pytest's tmp_path: its parents are private to this user, and the
+    # server runs as 'postgres' when we are root
+    workdir = tempfile.mkdtemp(prefix="celery-conformance-sc1-")
+    try:
+        store = provider.from_local(workdir)
+        yield store
+        store.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_password_of_a_working_backend_url_is_never_shown(harness, local_postgresql):
+    """Through the whole path: header, failures, report, and the run record."""
+    harness.write("test_contract.py", CONTRACT_TEST)
+    url = local_postgresql.url.set(password=PASSWORD).render_as_string(hide_password=False)
+    assert PASSWORD in url
+    result = harness.run("--backend=celery.backends.database:DatabaseBackend",
+                         f"--backend-url={url}", "--conformance-report=report.json", "-rA",
+                         subprocess=True)
+    result.assert_outcomes(passed=1, failed=1)
+    report_text = (harness.path / "report.json").read_text()
+    report = json.loads(report_text)
+    assert report["run"]["store_kind"] == "real"
+    assert PASSWORD not in report_text
+    assert PASSWORD not in result.stdout.str() + result.stderr.str()
+
+
+# ------------------------------------------------------------------ broker
+def test_broker_removes_its_working_directory_when_done():
+    """Server data directories are hundreds of MB: none may outlive the session."""
+    import os
+
+    from suite.stores import StoreBroker
+
+    broker = StoreBroker(None)
+    store = broker.get("sqlite")
+    namespace = store.create_namespace("cleanup")
+    assert namespace.url.startswith(f"sqlite:///{broker.workdir}")
+    broker.stop_all()
+    assert not os.path.exists(broker.workdir)
+
+
+def test_broker_leaves_a_directory_it_was_given(tmp_path):
+    from suite.stores import StoreBroker
+
+    broker = StoreBroker(None, workdir=str(tmp_path))
+    broker.get("sqlite")
+    broker.stop_all()
+    assert tmp_path.exists()

@@ -1,0 +1,104 @@
+"""``--backend`` values and the targets they resolve to."""
+
+from __future__ import annotations
+
+import pytest
+
+from suite.targets import (CELERY_DATABASE, REFERENCE_DATABASE, SQL_STORES, SPECS, Target,
+                           TargetError, resolve, store_for_url)
+
+CELERY_DB = "celery.backends.database:DatabaseBackend"
+
+
+@pytest.mark.parametrize("store", SQL_STORES)
+def test_store_name_selects_the_reference_backend(store):
+    assert resolve(store, None) == [Target(REFERENCE_DATABASE, store)]
+    assert resolve(f"  {store} ", None)[0].id == store
+
+
+@pytest.mark.parametrize("store", SQL_STORES)
+def test_class_at_store_selects_the_registered_spec(store):
+    [target] = resolve(f"{CELERY_DB}@{store}", None)
+    assert target.spec is CELERY_DATABASE
+    assert target.store == store
+    assert target.id == f"celery-database@{store}"
+
+
+def test_spec_name_selects_every_store_it_declares():
+    assert resolve("celery-database", None) == [
+        Target(CELERY_DATABASE, s) for s in CELERY_DATABASE.stores]
+
+
+@pytest.mark.parametrize("url, store", [
+    ("postgresql://u:p@db.example:5432/x", "postgresql"),
+    ("postgresql+psycopg2://u@h/x", "postgresql"),
+    ("mysql+pymysql://u@h/x", "mysql"),
+    ("mariadb://u@h/x", "mysql"),
+    ("sqlite:///tmp/dir", "sqlite"),
+    ("redis://localhost:6379/0", "url"),
+])
+def test_class_with_backend_url_takes_the_store_from_the_url(url, store):
+    [target] = resolve(CELERY_DB, url)
+    assert target.spec is CELERY_DATABASE and target.store == store
+    assert store_for_url(url) == store
+
+
+def test_all_is_every_spec_on_every_store_it_declares():
+    targets = resolve("all", None)
+    assert targets == [Target(spec, s) for spec in SPECS.values() for s in spec.stores]
+    assert {t.id for t in targets} >= {"sqlite", "postgresql", "mysql",
+                                      "celery-database@sqlite", "celery-database@postgresql",
+                                      "celery-database@mysql"}
+    assert len({t.id for t in targets}) == len(targets)
+
+
+def test_unregistered_class_gets_a_generic_spec():
+    [target] = resolve("celery.backends.cache:CacheBackend@url", "cache+memory://")
+    assert target.spec.backend == "celery.backends.cache:CacheBackend"
+    assert target.spec.capabilities.kind == "kv"
+    assert target.spec.known_failures == ()
+    assert target.id == "celery.backends.cache:CacheBackend@url"
+
+
+@pytest.mark.parametrize("value, url, message", [
+    ("nonsense", None, "unknown backend. Use one of"),
+    ("", None, "unknown backend"),
+    ("no_such_module_xyz:Backend@sqlite", None, "cannot import it"),
+    ("celery.backends.database:NoSuchClass@sqlite", None, "cannot import it"),
+    (CELERY_DB, None, "say which store to run it on"),
+    (f"{CELERY_DB}@oracle", None, "unknown store 'oracle'"),
+    (f"{CELERY_DB}@url", None, "@url needs --backend-url"),
+])
+def test_bad_values_raise_a_clear_target_error(value, url, message):
+    with pytest.raises(TargetError, match=message.replace("(", r"\(")) as info:
+        resolve(value, url)
+    assert str(info.value).startswith(f"--backend={value.strip().split('@')[0]}")
+
+
+def test_unknown_backend_error_lists_the_known_names():
+    with pytest.raises(TargetError) as info:
+        resolve("postgres", None)
+    for name in ("sqlite", "postgresql", "mysql", "celery-database", "all"):
+        assert name in str(info.value)
+
+
+def test_bad_backend_value_is_a_usage_error_in_a_run(harness):
+    harness.write("test_trivial.py", "def test_nothing():\n    pass\n")
+    result = harness.run("--backend=nonsense")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--backend=nonsense: unknown backend*"])
+
+
+def test_contract_tests_run_once_per_target(harness):
+    harness.write("test_ids.py", """
+        import pytest
+
+        @pytest.mark.clause("RT3")
+        def test_target(conformance_target):
+            pass
+    """)
+    result = harness.run("--backend=sqlite,celery.backends.database:DatabaseBackend@sqlite",
+                         "--backend=sqlite", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["test_ids.py::test_target[[]sqlite]",
+                                 "test_ids.py::test_target[[]celery-database@sqlite]"])
+    assert "2 tests collected" in result.stdout.str()
