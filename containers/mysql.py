@@ -6,7 +6,8 @@ import os
 import shutil
 from typing import Optional
 
-from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, start_container
+from . import StoreProvider, StoreServer, StoreUnavailable, start_container
+from ._sqlserver import SqlServerStore
 from ._process import ServerProcess, free_port, run_as
 
 IMAGE = "mariadb:10.11"
@@ -20,52 +21,22 @@ def _server_binary() -> Optional[str]:
     return None
 
 
-class MySQLStore(StoreServer):
+class MySQLStore(SqlServerStore):
+    """MariaDB or MySQL: a namespace is a utf8mb4 database of its own."""
+
     name = "mysql"
-    kind = "real"
+    drivername = "mysql+pymysql"
+    url_query = {"charset": "utf8mb4"}
+    version_query = "SELECT VERSION()"
 
-    def __init__(self, url: str, process: Optional[ServerProcess] = None,
-                 container=None, route: str = "url") -> None:
-        super().__init__()
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.pool import NullPool
+    def create_namespace_sql(self, name: str) -> str:
+        return f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 
-        self.url = make_url(url).set(drivername="mysql+pymysql").update_query_dict(
-            {"charset": "utf8mb4"})
-        self.process = process
-        self.container = container
-        self.route = route
-        self._text = text
-        self._engine = create_engine(self.url, poolclass=NullPool,
-                                     isolation_level="AUTOCOMMIT")
-        with self._engine.connect() as conn:
-            self.version = conn.execute(text("SELECT VERSION()")).scalar_one()
+    def drop_namespace_sql(self, name: str) -> str:
+        return f"DROP DATABASE IF EXISTS `{name}`"
 
-    def create_namespace(self, label: str) -> Namespace:
-        name = self.new_namespace_name(label)
-        with self._engine.connect() as conn:
-            conn.execute(self._text(
-                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-        url = self.url.set(database=name)
-        return Namespace(name=name, url=url.render_as_string(hide_password=False), store=self)
-
-    def drop_namespace(self, namespace: Namespace) -> None:
-        with self._engine.connect() as conn:
-            conn.execute(self._text(f"DROP DATABASE IF EXISTS `{namespace.name}`"))
-
-    def log_tail(self, lines: int = 60) -> str:
-        return self.process.log_tail(lines) if self.process else ""
-
-    def stop(self) -> None:
-        self._engine.dispose()
-        if self.process is not None:
-            self.process.stop()
-        if self.container is not None:
-            self.container.stop()
-
-    def connection_info(self) -> dict:
-        return {"url": self.url.render_as_string(hide_password=False)}
+    def namespace_url(self, name: str):
+        return self.url.set(database=name)
 
 
 class MySQLProvider(StoreProvider):

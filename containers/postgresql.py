@@ -8,7 +8,8 @@ import shutil
 from typing import Optional
 
 
-from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, start_container
+from . import StoreProvider, StoreServer, StoreUnavailable, start_container
+from ._sqlserver import SqlServerStore
 from ._process import ServerProcess, free_port, run_as
 
 IMAGE = "postgres:15"
@@ -24,50 +25,24 @@ def _binaries() -> Optional[str]:
     return os.path.dirname(postgres) if postgres else None
 
 
-class PostgreSQLStore(StoreServer):
+class PostgreSQLStore(SqlServerStore):
+    """PostgreSQL: a namespace is a schema of its own (search_path in the URL)."""
+
     name = "postgresql"
-    kind = "real"
+    drivername = "postgresql+psycopg2"
+    version_query = "SHOW server_version"
 
-    def __init__(self, url: str, process: Optional[ServerProcess] = None,
-                 container=None, route: str = "url") -> None:
-        super().__init__()
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.pool import NullPool
+    def parse_version(self, raw: str) -> str:
+        return raw.split()[0]
 
-        self.url = make_url(url).set(drivername="postgresql+psycopg2")
-        self.process = process
-        self.container = container
-        self.route = route
-        self._engine = create_engine(self.url, poolclass=NullPool,
-                                     isolation_level="AUTOCOMMIT")
-        self._text = text
-        with self._engine.connect() as conn:
-            self.version = conn.execute(text("SHOW server_version")).scalar_one().split()[0]
+    def create_namespace_sql(self, name: str) -> str:
+        return f'CREATE SCHEMA "{name}"'
 
-    def create_namespace(self, label: str) -> Namespace:
-        name = self.new_namespace_name(label)
-        with self._engine.connect() as conn:
-            conn.execute(self._text(f'CREATE SCHEMA "{name}"'))
-        url = self.url.update_query_dict({"options": f"-csearch_path={name}"})
-        return Namespace(name=name, url=url.render_as_string(hide_password=False), store=self)
+    def drop_namespace_sql(self, name: str) -> str:
+        return f'DROP SCHEMA IF EXISTS "{name}" CASCADE'
 
-    def drop_namespace(self, namespace: Namespace) -> None:
-        with self._engine.connect() as conn:
-            conn.execute(self._text(f'DROP SCHEMA IF EXISTS "{namespace.name}" CASCADE'))
-
-    def log_tail(self, lines: int = 60) -> str:
-        return self.process.log_tail(lines) if self.process else ""
-
-    def stop(self) -> None:
-        self._engine.dispose()
-        if self.process is not None:
-            self.process.stop()
-        if self.container is not None:
-            self.container.stop()
-
-    def connection_info(self) -> dict:
-        return {"url": self.url.render_as_string(hide_password=False)}
+    def namespace_url(self, name: str):
+        return self.url.update_query_dict({"options": f"-csearch_path={name}"})
 
 
 class PostgreSQLProvider(StoreProvider):
