@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import Namespace, StoreServer
+from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, start_container
 from ._process import ServerProcess
 
 
@@ -76,3 +76,39 @@ class SqlServerStore(StoreServer):
 
     def connection_info(self) -> dict:
         return {"url": self.url.render_as_string(hide_password=False)}
+
+
+class SqlServerProvider(StoreProvider):
+    """The URL and testcontainers routes, shared by the SQL server stores."""
+
+    #: URL schemes (before any +driver) this store answers to
+    schemes: tuple = ()
+    store_class: type = SqlServerStore
+    #: testcontainers module (under testcontainers.community or not) and class
+    container_module = ""
+    container_class = ""
+    image = ""
+    container_kwargs: dict = {}
+
+    def recognizes(self, url: str) -> bool:
+        return url.split(":", 1)[0].split("+", 1)[0] in self.schemes
+
+    def from_url(self, url: str) -> StoreServer:
+        return self.store_class(url, route="url")
+
+    def from_container(self) -> StoreServer:
+        import importlib
+
+        module = None
+        for path in (f"testcontainers.community.{self.container_module}",
+                     f"testcontainers.{self.container_module}"):
+            try:
+                module = importlib.import_module(path)
+                break
+            except ImportError as exc:
+                error = exc
+        if module is None:
+            raise StoreUnavailable(f"testcontainers is not installed ({error})")
+        container_class = getattr(module, self.container_class)
+        return start_container(lambda: container_class(self.image, **self.container_kwargs),
+                               self.store_class)

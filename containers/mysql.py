@@ -6,8 +6,8 @@ import os
 import shutil
 from typing import Optional
 
-from . import StoreProvider, StoreServer, StoreUnavailable, start_container
-from ._sqlserver import SqlServerStore
+from . import StoreServer, StoreUnavailable
+from ._sqlserver import SqlServerProvider, SqlServerStore
 from ._process import ServerProcess, free_port, run_as
 
 IMAGE = "mariadb:10.11"
@@ -39,28 +39,18 @@ class MySQLStore(SqlServerStore):
         return self.url.set(database=name)
 
 
-class MySQLProvider(StoreProvider):
+class MySQLProvider(SqlServerProvider):
     name = "mysql"
     env_var = "CELERY_CONFORMANCE_MYSQL_URL"
     local_install_hint = "apt-get install mariadb-server"
 
-    def recognizes(self, url: str) -> bool:
-        return url.split(":", 1)[0].split("+", 1)[0] in ("mysql", "mariadb")
-
-    def from_url(self, url: str) -> StoreServer:
-        return MySQLStore(url, route="url")
-
-    def from_container(self) -> StoreServer:
-        try:
-            try:
-                from testcontainers.community.mysql import MySqlContainer
-            except ImportError:
-                from testcontainers.mysql import MySqlContainer
-        except ImportError as exc:
-            raise StoreUnavailable(f"testcontainers is not installed ({exc})")
-        # as root: every namespace is a database of its own (CREATE DATABASE)
-        return start_container(
-            lambda: MySqlContainer(IMAGE, dialect="pymysql", username="root"), MySQLStore)
+    schemes = ("mysql", "mariadb")
+    store_class = MySQLStore
+    container_module = "mysql"
+    container_class = "MySqlContainer"
+    image = IMAGE
+    # as root: every namespace is a database of its own (CREATE DATABASE)
+    container_kwargs = {"dialect": "pymysql", "username": "root"}
 
     def local_unavailable_reason(self) -> Optional[str]:
         if _server_binary() is None:

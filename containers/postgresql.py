@@ -7,9 +7,8 @@ import os
 import shutil
 from typing import Optional
 
-
-from . import StoreProvider, StoreServer, StoreUnavailable, start_container
-from ._sqlserver import SqlServerStore
+from . import StoreServer, StoreUnavailable
+from ._sqlserver import SqlServerProvider, SqlServerStore
 from ._process import ServerProcess, free_port, run_as
 
 IMAGE = "postgres:15"
@@ -45,27 +44,17 @@ class PostgreSQLStore(SqlServerStore):
         return self.url.update_query_dict({"options": f"-csearch_path={name}"})
 
 
-class PostgreSQLProvider(StoreProvider):
+class PostgreSQLProvider(SqlServerProvider):
     name = "postgresql"
     env_var = "CELERY_CONFORMANCE_POSTGRESQL_URL"
     local_install_hint = "apt-get install postgresql"
 
-    def recognizes(self, url: str) -> bool:
-        return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
-
-    def from_url(self, url: str) -> StoreServer:
-        return PostgreSQLStore(url, route="url")
-
-    def from_container(self) -> StoreServer:
-        try:
-            try:
-                from testcontainers.community.postgres import PostgresContainer
-            except ImportError:
-                from testcontainers.postgres import PostgresContainer
-        except ImportError as exc:
-            raise StoreUnavailable(f"testcontainers is not installed ({exc})")
-        return start_container(lambda: PostgresContainer(IMAGE, driver="psycopg2"),
-                               PostgreSQLStore)
+    schemes = ("postgresql", "postgres")
+    store_class = PostgreSQLStore
+    container_module = "postgres"
+    container_class = "PostgresContainer"
+    image = IMAGE
+    container_kwargs = {"driver": "psycopg2"}
 
     def local_unavailable_reason(self) -> Optional[str]:
         if _binaries() is None:

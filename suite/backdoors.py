@@ -59,7 +59,7 @@ class SqlTableBackdoor(Backdoor):
         return None if row is None else row._mapping["result"]
 
     def write_raw(self, task_id: str, status: str, payload: bytes) -> None:
-        sa, t = self.sa, self.table
+        t = self.table
         with self.engine.begin() as conn:
             updated = conn.execute(
                 t.update().where(t.c.task_id == task_id).values(status=status, result=payload))

@@ -8,7 +8,6 @@ applies capabilities and strict known failures, and writes the report.
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from typing import Optional
