@@ -147,7 +147,8 @@ def describe_backends(backend_url: Optional[str]) -> str:
     for alias, (spec, store) in STORE_ALIASES.items():
         lines.append(f"  {alias:<12} {spec.description} on {store}")
     for spec in SPECS.values():
-        lines.append(f"  {spec.backend}@{{{','.join(spec.stores)}}}  {spec.description}")
+        lines.append(f"  {spec.name:<20} {spec.description}, on every store it declares;")
+        lines.append(f"  {'':<20} one store: {spec.backend}@{{{','.join(spec.stores)}}}")
     lines.append("  all          every backend above on every store it declares")
     return "\n".join(lines)
 

@@ -67,7 +67,8 @@ def test_backends_lists_stores_and_backends_and_exits_0(harness):
         "  sqlite * on sqlite",
         "  postgresql * on postgresql",
         "  mysql * on mysql",
-        "  celery.backends.database:DatabaseBackend@{sqlite,postgresql,mysql}*",
+        "  celery-database * on every store it declares;",
+        "  * one store: celery.backends.database:DatabaseBackend@{sqlite,postgresql,mysql}",
         "  all *",
     ])
     assert "collected" not in out  # it lists and exits: no test session

@@ -1,0 +1,87 @@
+"""Operations per second of a backend on a store, against Celery's built-in.
+
+    python bench/store_throughput.py [--stores sqlite,postgresql,mysql] [--n 300]
+
+Not part of the test run: figures depend on the machine. For each store it
+starts (or reuses, via CELERY_CONFORMANCE_*_URL) a server, then times
+store_result on new ids, STARTED-then-SUCCESS on one id, get_task_meta and
+forget for the reference backend and for celery.backends.database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from celery import Celery, states  # noqa: E402
+from celery.utils.imports import symbol_by_name  # noqa: E402
+
+from containers import obtain, providers  # noqa: E402
+
+BACKENDS = {
+    "reference": "backends.database:DatabaseBackend",
+    "celery": "celery.backends.database:DatabaseBackend",
+}
+
+
+def build(path: str, url: str):
+    app = Celery("bench", set_as_current=False)
+    app.conf.update(result_backend=f"{path}+{url}", result_serializer="json")
+    return symbol_by_name(path)(app=app, url=url)
+
+
+def rate(fn, ids) -> float:
+    start = time.perf_counter()
+    for task_id in ids:
+        fn(task_id)
+    return len(ids) / (time.perf_counter() - start)
+
+
+def measure(backend, n: int) -> dict:
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    backend.store_result(str(uuid.uuid4()), 0, states.SUCCESS)  # create tables, warm up
+    out = {"store_result/s": rate(lambda i: backend.store_result(i, {"v": i}, states.SUCCESS), ids)}
+    out["get_task_meta/s"] = rate(lambda i: backend.get_task_meta(i, cache=False), ids)
+
+    def two_writes(i):
+        backend.store_result(i + "-2", None, states.STARTED)
+        backend.store_result(i + "-2", 1, states.SUCCESS)
+
+    out["started+success/s"] = rate(two_writes, ids[: n // 2])
+    out["forget/s"] = rate(backend.forget, ids)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default="sqlite,postgresql,mysql")
+    parser.add_argument("--n", type=int, default=300)
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="bench-")
+    for name in args.stores.split(","):
+        store = obtain(providers()[name], workdir)
+        try:
+            results = {}
+            for label, path in BACKENDS.items():
+                ns = store.create_namespace(label)
+                backend = build(path, ns.url)
+                results[label] = measure(backend, args.n)
+                getattr(backend, "close", lambda: None)()
+                store.drop_namespace(ns)
+            print(f"\n{store.describe()}")
+            for metric in results["reference"]:
+                ref, cel = results["reference"][metric], results["celery"][metric]
+                print(f"  {metric:<20} reference {ref:8.0f}   celery {cel:8.0f}   "
+                      f"ratio {ref / cel:5.1f}x")
+        finally:
+            store.stop()
+
+
+if __name__ == "__main__":
+    main()
