@@ -482,6 +482,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         known = sorted(c for c, o in per_clause.items() if "xfailed" in o and c not in broken)
         not_run = sorted(c for c, o in per_clause.items() if set(o) == {"skipped"})
         ok = len(per_clause) - len(broken) - len(known) - len(not_run)
+        def listed(ids):
+            return f" ({', '.join(ids)})" if ids else ""
+
         terminalreporter.write_line(
-            f"{target_id}: {ok} clauses hold, {len(broken)} broken {broken or ''}, "
-            f"{len(known)} known divergences {known or ''}, {len(not_run)} not run {not_run or ''}")
+            f"{target_id}: {ok} clauses hold, {len(broken)} broken{listed(broken)}, "
+            f"{len(known)} known divergences{listed(known)}, {len(not_run)} not run{listed(not_run)}")
