@@ -18,6 +18,7 @@ from . import __version__, profiles
 from .capabilities import CAPABILITY_DOCS
 from .clauses import CLAUSES
 from .config import resolve as resolve_settings
+from .plumbing import build_backend
 from .report import ReportCollector, level_of
 from .stores import WORKERINPUT_KEY, StoreBroker
 from .targets import SPECS, STORE_ALIASES, Target, TargetError, resolve as resolve_target
@@ -321,12 +322,12 @@ class BackendFactory:
         own_app = app is None
         app = app or self.app(ns, **conf)
         cls = self.target.spec.load_class()
-        backend = cls(app=app, url=ns.url)
         if own_app:
             # result objects built on this app (AsyncResult(id, app=app), and the
-            # GroupResults restore_group makes) use the backend under test, not one
-            # Celery would try to build from the bare store URL
-            app._backend = backend
+            # GroupResults restore_group makes) use this very backend
+            backend = build_backend(cls, app, ns.url)
+        else:
+            backend = cls(app=app, url=ns.url)
         self._backends.append(backend)
         return backend
 

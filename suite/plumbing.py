@@ -46,7 +46,7 @@ def real_now() -> dt.datetime:
 def build_backend(cls, app, url):
     """``cls(app=app, url=url)``, installed as the app's backend so that result
     objects built on the app (AsyncResult(id, app=app), restored groups) use it
-    rather than one Celery would build from the bare store URL."""
+    rather than a second one Celery would build from result_backend."""
     backend = cls(app=app, url=url)
     app._backend = backend
     return backend
