@@ -33,13 +33,13 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import registry
 
+from ._common import ID_MAX_LENGTH, STATE_MAX_LENGTH
+
 __all__ = ("TaskModel", "TaskSetModel", "models_for",
            "DEFAULT_TASK_TABLE", "DEFAULT_GROUP_TABLE", "ID_MAX_LENGTH", "STATE_MAX_LENGTH")
 
 DEFAULT_TASK_TABLE = "celery_taskmeta"
 DEFAULT_GROUP_TABLE = "celery_tasksetmeta"
-ID_MAX_LENGTH = 155
-STATE_MAX_LENGTH = 50
 
 
 class _MySQLIdString(sa.types.UserDefinedType):

@@ -68,7 +68,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from kombu.serialization import registry as serializer_registry
 from kombu.utils.encoding import ensure_bytes
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -76,13 +75,15 @@ from sqlalchemy.orm import Session
 
 from celery import states
 from celery.backends.base import BaseBackend
-from celery.exceptions import BackendStoreError, ImproperlyConfigured
-from celery.result import GroupResult, ResultBase
+from celery.exceptions import ImproperlyConfigured
 from celery.utils.imports import symbol_by_name
 from celery.utils.log import get_logger
 from celery.utils.time import maybe_timedelta
 
-from ._sql_models import ID_MAX_LENGTH, STATE_MAX_LENGTH, models_for
+from ._common import (ConformantBackendMixin, CorruptResultError, ResultTooLargeError,
+                      check_id as _check_id, naming as _naming, positive_int,
+                      validate_expires, validate_serialization)
+from ._sql_models import models_for
 
 __all__ = ("DatabaseBackend", "SessionManager", "ResultTooLargeError", "CorruptResultError")
 
@@ -101,14 +102,6 @@ _TABLE_KEYS = ("task", "group")
 _IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_$\-]{0,62}\Z")
 
 
-class ResultTooLargeError(BackendStoreError, ValueError):
-    """An encoded record is larger than the backend's documented size limit."""
-
-
-class CorruptResultError(ValueError):
-    """A stored record cannot be decoded (its message names the id)."""
-
-
 def _utcnow() -> datetime:
     """Now, as naive UTC, from the client's clock (never the server's NOW())."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -118,49 +111,6 @@ def _as_utc(value):
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
-
-
-def _check_id(value, what: str = "task") -> str:
-    """Validate a task or group id before any I/O (BI1, BI2)."""
-    if value is None or value == "":
-        raise ValueError(f"{what} id must be a non-empty string, got {value!r}")
-    if not isinstance(value, str):
-        raise ValueError(f"{what} id must be a str, got {type(value).__name__}")
-    if len(value) > ID_MAX_LENGTH:
-        raise ValueError(f"{what} id is {len(value)} characters long; the limit is "
-                         f"{ID_MAX_LENGTH}")
-    if "\x00" in value:
-        raise ValueError(f"{what} id must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} id must not contain lone surrogates") from None
-    return value
-
-
-def _check_state(state) -> str:
-    if not isinstance(state, str) or not state or len(state) > STATE_MAX_LENGTH:
-        raise ValueError(f"state must be a string of 1 to {STATE_MAX_LENGTH} characters, "
-                         f"got {state!r}")
-    return state
-
-
-def _naming(exc: BaseException, label: str) -> BaseException:
-    """``exc`` again, with a message that names the record it came from.
-
-    The type is kept where it can be rebuilt from a message (SecurityError,
-    ValueError, kombu's ContentDisallowed...); otherwise a CorruptResultError.
-    """
-    msg = f"{label}: the stored record cannot be read: {type(exc).__name__}: {exc}"
-    cls = type(exc)
-    try:
-        new = cls(msg)
-        if type(new) is not cls or str(new) != msg:
-            raise TypeError
-    except Exception:
-        new = CorruptResultError(msg)
-    new.__cause__ = exc
-    return new
 
 
 # --------------------------------------------------------------------------- engines
@@ -325,7 +275,7 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 # --------------------------------------------------------------------------- backend
-class DatabaseBackend(BaseBackend):
+class DatabaseBackend(ConformantBackendMixin, BaseBackend):
     """The reference database result backend (see the module docstring)."""
 
     #: ResultSet.iterate sleeps this long between polls of single results.
@@ -347,31 +297,16 @@ class DatabaseBackend(BaseBackend):
             "short_lived_sessions", "engine_callback", "table_names", "table_schemas",
             "extended_result", "max_payload_bytes") if k in kwargs}
         if "app" in kwargs:
-            self._validate_serialization(kwargs["app"].conf, kwargs)
+            validate_serialization(kwargs["app"].conf, kwargs)
         super().__init__(expires_type=maybe_timedelta, url=url, **kwargs)
         conf = self.app.conf
 
-        # Like Celery: retry 3 times by default unless the user set these.
-        if not conf.value_set_for("result_backend_always_retry") or self.always_retry is None:
-            self.always_retry = True
-        if not conf.value_set_for("result_backend_max_retries") or self.max_retries is None:
-            self.max_retries = 3
-
-        for setting, attr in (("result_backend_max_retries", "max_retries"),
-                              ("result_backend_base_sleep_between_retries_ms",
-                               "base_sleep_between_retries_ms"),
-                              ("result_backend_max_sleep_between_retries_ms",
-                               "max_sleep_between_retries_ms")):
-            value = getattr(self, attr)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
-                    or value != value:
-                raise ImproperlyConfigured(f"{setting} must be a number >= 0, got {value!r}")
+        self._setup_retries()
 
         self._extended_override = own.get("extended_result")
         if own.get("max_payload_bytes") is not None:
-            self.max_payload_bytes = self._positive_int(own["max_payload_bytes"],
-                                                        "max_payload_bytes")
-        self.expires = self._validate_expires(self.expires)
+            self.max_payload_bytes = positive_int(own["max_payload_bytes"], "max_payload_bytes")
+        self.expires = validate_expires(self.expires)
 
         self.url = self._strip_prefix(url or dburi or conf.database_url)
         if not self.url:
@@ -435,42 +370,6 @@ class DatabaseBackend(BaseBackend):
                                type(exc).__name__, exc)
 
     # ------------------------------------------------------------ configuration
-    @staticmethod
-    def _validate_serialization(conf, kwargs) -> None:
-        serializer = kwargs.get("serializer") or conf.result_serializer
-        if serializer not in serializer_registry._encoders:
-            raise ImproperlyConfigured(
-                f"result_serializer {serializer!r} is not a registered serializer; "
-                f"known: {', '.join(sorted(serializer_registry._encoders))}")
-        for setting in ("result_accept_content", "accept_content"):
-            value = kwargs.get("accept") if setting == "result_accept_content" and \
-                kwargs.get("accept") is not None else conf.get(setting)
-            if value is None:
-                continue
-            if isinstance(value, str) or not hasattr(value, "__iter__"):
-                raise ImproperlyConfigured(f"{setting} must be a list of serializer names")
-            for name in value:
-                if not isinstance(name, str) or (
-                        "/" not in name and name not in serializer_registry.name_to_type):
-                    raise ImproperlyConfigured(f"{setting} names an unknown serializer "
-                                               f"{name!r}")
-            if setting == "result_accept_content":
-                break
-
-    @staticmethod
-    def _validate_expires(expires):
-        if expires is None or isinstance(expires, timedelta):
-            return expires
-        raise ImproperlyConfigured(
-            f"result_expires must be a number of seconds, a timedelta or None, "
-            f"got {expires!r}")
-
-    @staticmethod
-    def _positive_int(value, name):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ImproperlyConfigured(f"{name} must be a positive integer, got {value!r}")
-        return value
-
     @staticmethod
     def _strip_prefix(url):
         if isinstance(url, str):
@@ -759,21 +658,11 @@ class DatabaseBackend(BaseBackend):
 
     def operation_bound(self) -> float:
         """Upper bound in seconds of one backend call against a dead server."""
-        from celery.utils.time import get_exponential_backoff_interval
-
         retries = int(self.max_retries) if self.always_retry else 0
-        sleeps = sum(get_exponential_backoff_interval(
-            self.base_sleep_between_retries_ms, n, self.max_sleep_between_retries_ms, False)
-            for n in range(1, retries + 1)) / 1000
-        return (retries + 1) * (self.connect_timeout + self.operation_timeout) + sleeps
+        return ((retries + 1) * (self.connect_timeout + self.operation_timeout)
+                + self.retry_sleep_bound())
 
     # ------------------------------------------------------------------ writes
-    def store_result(self, task_id, result, state, traceback=None, request=None, **kwargs):
-        _check_id(task_id)
-        _check_state(state)
-        return super().store_result(task_id, result, state, traceback=traceback,
-                                    request=request, **kwargs)
-
     def _encode_bytes(self, value):
         return ensure_bytes(self.encode(value))
 
@@ -890,15 +779,7 @@ class DatabaseBackend(BaseBackend):
         with self._statement(self._ready_engine()) as conn:
             conn.execute(table.delete().where(table.c.task_id == task_id))
 
-    def forget(self, task_id):
-        _check_id(task_id)
-        return super().forget(task_id)
-
     # ------------------------------------------------------------------- reads
-    def get_task_meta(self, task_id, cache=True):
-        _check_id(task_id)
-        return super().get_task_meta(task_id, cache=cache)
-
     def task_result_exists(self, task_id):
         """True when a record for ``task_id`` is stored."""
         _check_id(task_id)
@@ -978,14 +859,6 @@ class DatabaseBackend(BaseBackend):
                     meta.update(stamps["stamps"])
         return meta
 
-    def exception_to_python(self, exc):
-        """Celery's conversion, except that an empty payload ({}, [], '', 0) is
-        refused like any other payload without exc_type (Celery reads it as None)."""
-        if exc is not None and not isinstance(exc, BaseException) and not exc:
-            raise ValueError(f"Exception information must include the exception type "
-                             f"(the stored payload is {exc!r})")
-        return super().exception_to_python(exc)
-
     def _decode_payload(self, payload):
         """Decode a stored payload with the configured serializer.
 
@@ -1008,13 +881,6 @@ class DatabaseBackend(BaseBackend):
             raise
 
     # ------------------------------------------------------------------- groups
-    def save_group(self, group_id, result):
-        _check_id(group_id, "group")
-        if not isinstance(result, GroupResult):
-            raise TypeError(f"save_group() stores GroupResult objects, got "
-                            f"{type(result).__name__}")
-        return super().save_group(group_id, result)
-
     def _save_group(self, group_id, result):
         values = {"result": self._encode_bytes(self.prepare_value(result)),
                   "date_done": _utcnow()}
@@ -1023,10 +889,6 @@ class DatabaseBackend(BaseBackend):
         table = self.taskset_cls.__table__
         self._upsert(engine, table, table.c.taskset_id, group_id, values)
         return result
-
-    def get_group_meta(self, group_id, cache=True):
-        _check_id(group_id, "group")
-        return super().get_group_meta(group_id, cache=cache)
 
     def _restore_group(self, group_id):
         table = self.taskset_cls.__table__
@@ -1042,31 +904,10 @@ class DatabaseBackend(BaseBackend):
             return None
         try:
             value = self._decode_payload(row.result)
-            restored = None if value is None else self._result_from_tuple(value)
-            if not isinstance(restored, GroupResult):
-                raise CorruptResultError(f"the stored value is not a GroupResult "
-                                         f"({type(restored).__name__})")
         except Exception as exc:
             raise _naming(exc, label) from None
+        restored = self._group_from_value(value, label)
         return {"taskset_id": group_id, "result": restored, "date_done": _as_utc(row.date_done)}
-
-    def _result_from_tuple(self, value):
-        """Like celery.result.result_from_tuple, but bound to this backend
-        (the app's own ``result_backend`` may name another store)."""
-        if isinstance(value, ResultBase):
-            return value
-        res, nodes = value
-        task_id, parent = res if isinstance(res, (list, tuple)) else (res, None)
-        if parent:
-            parent = self._result_from_tuple(parent)
-        if nodes is not None:
-            return self.app.GroupResult(
-                task_id, [self._result_from_tuple(child) for child in nodes], parent=parent)
-        return self.app.AsyncResult(task_id, parent=parent, backend=self)
-
-    def delete_group(self, group_id):
-        _check_id(group_id, "group")
-        return super().delete_group(group_id)
 
     def _delete_group(self, group_id):
         table = self.taskset_cls.__table__

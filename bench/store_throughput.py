@@ -1,11 +1,12 @@
 """Operations per second of a backend on a store, against Celery's built-in.
 
-    python bench/store_throughput.py [--stores sqlite,postgresql,mysql] [--n 300]
+    python bench/store_throughput.py [--stores sqlite,postgresql,mysql,cosmosdb] [--n 300]
 
 Not part of the test run: figures depend on the machine. For each store it
 starts (or reuses, via CELERY_CONFORMANCE_*_URL) a server, then times
-store_result on new ids, STARTED-then-SUCCESS on one id, get_task_meta and
-forget for the reference backend and for celery.backends.database.
+store_result on new ids, STARTED-then-SUCCESS on one id, get_task_meta,
+mget of 100 keys (key-value backends) and forget, for the store's reference
+backend and for Celery's built-in on the same server (suite.targets).
 """
 
 from __future__ import annotations
@@ -23,17 +24,25 @@ from celery import Celery, states  # noqa: E402
 from celery.utils.imports import symbol_by_name  # noqa: E402
 
 from containers import obtain, providers  # noqa: E402
+from suite.targets import SPECS, STORE_ALIASES  # noqa: E402
 
-BACKENDS = {
-    "reference": "backends.database:DatabaseBackend",
-    "celery": "celery.backends.database:DatabaseBackend",
-}
+#: batches per mget measurement
+MGET_KEYS = 100
 
 
-def build(path: str, url: str):
+def backends_for(store: str) -> dict:
+    """{"reference": class path, "celery": class path} for ``store``."""
+    reference = STORE_ALIASES[store][0]
+    celery = next(s for s in SPECS.values()
+                  if store in s.stores and s.backend.startswith("celery."))
+    return {"reference": reference.backend, "celery": celery.backend}
+
+
+def build(path: str, ns):
     app = Celery("bench", set_as_current=False)
-    app.conf.update(result_backend=f"{path}+{url}", result_serializer="json")
-    return symbol_by_name(path)(app=app, url=url)
+    app.conf.update(result_backend=f"{path}+{ns.url}", result_serializer="json",
+                    **ns.settings, **ns.trust_settings)
+    return symbol_by_name(path)(app=app, url=ns.url)
 
 
 def rate(fn, ids) -> float:
@@ -54,6 +63,9 @@ def measure(backend, n: int) -> dict:
         backend.store_result(i + "-2", 1, states.SUCCESS)
 
     out["started+success/s"] = rate(two_writes, ids[: n // 2])
+    if hasattr(backend, "mget"):
+        keys = [backend.get_key_for_task(i) for i in ids[:MGET_KEYS]]
+        out[f"mget({MGET_KEYS})/s"] = rate(lambda _: backend.mget(keys), range(max(5, n // 20)))
     out["forget/s"] = rate(backend.forget, ids)
     return out
 
@@ -68,9 +80,9 @@ def main() -> None:
         store = obtain(providers()[name], workdir)
         try:
             results = {}
-            for label, path in BACKENDS.items():
+            for label, path in backends_for(name).items():
                 ns = store.create_namespace(label)
-                backend = build(path, ns.url)
+                backend = build(path, ns)
                 results[label] = measure(backend, args.n)
                 getattr(backend, "close", lambda: None)()
                 store.drop_namespace(ns)

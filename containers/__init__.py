@@ -31,13 +31,17 @@ class Namespace:
     """An isolated corner of a store: a database, schema or file of its own.
 
     ``url`` is what a backend is configured with; ``settings`` are extra
-    Celery settings the namespace needs (for example a key prefix).
+    Celery settings the namespace needs (for example a database name);
+    ``trust_settings`` are the settings that make a backend trust this test
+    server's own certificate (a self-signed one), which a test of TLS
+    verification leaves out.
     """
 
     name: str
     url: str
     store: "StoreServer"
     settings: dict = field(default_factory=dict)
+    trust_settings: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never show credentials
         return f"<Namespace {self.name} on {self.store.name}>"
@@ -52,6 +56,10 @@ class StoreServer(abc.ABC):
     kind: str = "real"
     #: how it was obtained: "url", "testcontainers", "local" or "embedded"
     route: str = "local"
+    #: capabilities this server withholds whatever the backend declares, each
+    #: with the reason shown when a test needing it is not run
+    #: (``{"native_expiry": "server does not enforce TTL"}``)
+    lacks: dict = {}
 
     def __init__(self) -> None:
         self.version: str = "unknown"
@@ -95,6 +103,8 @@ class StoreProvider(abc.ABC):
     local_install_hint: str = ""
     #: an embedded store runs in-process: no server, no ladder
     embedded: bool = False
+    #: what the local route starts, as ``--backends`` lists it
+    local_route_label: str = "local server binaries"
 
     def recognizes(self, url: str) -> bool:
         """True when ``url`` points at this kind of store."""
@@ -192,7 +202,7 @@ def obtain(provider: StoreProvider, workdir: str, url: Optional[str] = None) -> 
 
 def providers() -> dict[str, StoreProvider]:
     """Every store this package knows, by name."""
-    from . import mysql, postgresql, sqlite
+    from . import cosmosdb, mysql, postgresql, sqlite
 
-    found = [sqlite.PROVIDER, postgresql.PROVIDER, mysql.PROVIDER]
+    found = [sqlite.PROVIDER, postgresql.PROVIDER, mysql.PROVIDER, cosmosdb.PROVIDER]
     return {p.name: p for p in found}

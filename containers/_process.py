@@ -80,7 +80,7 @@ class ServerProcess:
     def log_tail(self, lines: int = 60) -> str:
         try:
             with open(self.log_path, "rb") as f:
-                data = f.read()[-20000:]
+                data = f.read()[-max(20000, lines * 200):]
         except OSError:
             return ""
         return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])

@@ -32,7 +32,8 @@ CAPABILITY_DOCS: dict[str, str] = {
     "permanent_error": "an example error the backend must not retry",
     "concurrent_processes": "several processes may write to one store at once",
     "server_clock": "the store stamps completion times with the server's clock",
-    "https_endpoint": "backend talks to its store over https, where TLS verification applies",
+    "https_endpoint": "backend talks to its store over https, where TLS verification "
+                      "applies (declared as: how to point a URL at an https host:port)",
 }
 
 
@@ -57,7 +58,9 @@ class Capabilities:
     permanent_error: Optional[Callable[[], BaseException]] = None
     concurrent_processes: bool = True
     server_clock: bool = False
-    https_endpoint: bool = False
+    #: ``(url, host, port) -> url``: the backend's URL ``url`` pointed at an
+    #: https endpoint on host:port (None: the backend does not speak https)
+    https_endpoint: Optional[Callable[[str, str, int], str]] = None
 
     @property
     def key_value(self) -> bool:
@@ -109,7 +112,8 @@ class KnownFailure:
             return False
         if self.test is not None:
             base = test_name.split("[", 1)[0]
-            if self.test not in (test_name, base) and not fnmatch.fnmatchcase(test_name, self.test):
+            if self.test not in (test_name, base) and not fnmatch.fnmatchcase(test_name, self.test) \
+                    and not fnmatch.fnmatchcase(base, self.test):
                 return False
             return self.clause is None or self.clause in clauses
         return self.clause in clauses

@@ -140,7 +140,7 @@ def describe_backends(backend_url: Optional[str]) -> str:
             status = "yes: testcontainers (" + engine_reason + ")"
         else:
             local = provider.local_unavailable_reason()
-            status = "yes: local server binaries" if local is None else (
+            status = f"yes: {provider.local_route_label}" if local is None else (
                 "no: " + provider.remedies(engine_reason, local).replace("\n", "\n      "))
         lines.append(f"  {name:<12} {status}")
     lines.append("")
@@ -253,6 +253,21 @@ def conformance_state(request) -> ConformanceState:
     return _state(request.config)
 
 
+@pytest.fixture(autouse=True)
+def _capabilities_the_store_withholds(request):
+    """A test needing a capability that the running store withholds (a server
+    that stores TTL but never enforces it) is not run, with the store's reason."""
+    if "conformance_target" not in request.fixturenames:
+        return
+    needed = [n for mark in request.node.iter_markers("requires") for n in mark.args]
+    if not needed:
+        return
+    lacks = request.getfixturevalue("store_server").lacks
+    for name in needed:
+        if name in lacks:
+            pytest.skip(f"not run: {lacks[name]}")
+
+
 @pytest.fixture
 def capabilities(conformance_target):
     """The capabilities the backend under test declares."""
@@ -296,8 +311,10 @@ class BackendFactory:
         self._namespaces.append(ns)
         return ns
 
-    def app(self, namespace=None, **conf):
-        """A Celery app whose result_backend is the namespace's URL."""
+    def app(self, namespace=None, trust_store_certificate=True, **conf):
+        """A Celery app whose result_backend is the namespace's URL. With
+        ``trust_store_certificate=False`` the namespace's trust settings
+        (accepting a test server's self-signed certificate) are left out."""
         from celery import Celery
 
         ns = namespace or self.namespace
@@ -309,6 +326,8 @@ class BackendFactory:
             "accept_content": ["json"],
         }
         settings.update(ns.settings)
+        if trust_store_certificate:
+            settings.update(ns.trust_settings)
         settings.update(conf)
         app.conf.update(settings)
         return app
@@ -327,7 +346,7 @@ class BackendFactory:
             # GroupResults restore_group makes) use this very backend
             backend = build_backend(cls, app, ns.url)
         else:
-            backend = cls(app=app, url=ns.url)
+            backend = build_backend(cls, app, ns.url, install=False)
         self._backends.append(backend)
         return backend
 

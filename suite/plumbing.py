@@ -12,6 +12,7 @@ import multiprocessing
 import queue as queue_module
 import threading
 import traceback
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
@@ -43,19 +44,27 @@ def real_now() -> dt.datetime:
 
 
 # ------------------------------------------------------------------ backends
-def build_backend(cls, app, url):
-    """``cls(app=app, url=url)``, installed as the app's backend so that result
-    objects built on the app (AsyncResult(id, app=app), restored groups) use it
-    rather than a second one Celery would build from result_backend."""
+#: the URL each backend was built with (some backends do not keep it in .url)
+_BUILT_WITH: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def build_backend(cls, app, url, install=True):
+    """``cls(app=app, url=url)``, installed as the app's backend (unless
+    ``install`` is false) so that result objects built on the app
+    (AsyncResult(id, app=app), restored groups) use it rather than a second
+    one Celery would build from result_backend."""
     backend = cls(app=app, url=url)
-    app._backend = backend
+    if install:
+        app._backend = backend
+    _BUILT_WITH[backend] = url
     return backend
 
 
 def clone_backend(backend):
     """A new backend of the same class, app settings and URL: what a worker
-    thread or a forked worker process builds for itself."""
-    return type(backend)(app=backend.app, url=backend.url)
+    thread or a forked worker process builds for itself (from the URL it was
+    configured with, as a worker would, even where .url does not keep it)."""
+    return type(backend)(app=backend.app, url=_BUILT_WITH.get(backend) or backend.url)
 
 
 def exception_text(exc: BaseException) -> str:

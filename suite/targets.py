@@ -15,6 +15,7 @@ from celery.utils.imports import symbol_by_name
 from .capabilities import Capabilities, KnownFailure
 
 SQL_STORES = ("sqlite", "postgresql", "mysql")
+COSMOS_STORES = ("cosmosdb",)
 
 
 def _sqlalchemy_operational_error() -> BaseException:
@@ -31,6 +32,36 @@ def _sqlalchemy_integrity_error() -> BaseException:
 
 def _value_error() -> BaseException:
     return ValueError("not a store error")
+
+
+def _cosmos_error(status: int, message: str):
+    def make() -> BaseException:
+        from azure.cosmos.exceptions import CosmosHttpResponseError
+
+        return CosmosHttpResponseError(status_code=status, message=message)
+
+    make.__name__ = f"cosmos_http_{status}"
+    return make
+
+
+def _documentdb_error(status: int, message: str):
+    def make() -> BaseException:
+        from pydocumentdb.errors import HTTPFailure
+
+        return HTTPFailure(status, message)
+
+    make.__name__ = f"documentdb_http_{status}"
+    return make
+
+
+def https_url(url: str, host: str, port: int) -> str:
+    """``url`` with scheme https and location host:port, credentials kept."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    split = urlsplit(url)
+    userinfo = split.netloc.rpartition("@")[0]
+    netloc = (userinfo + "@" if userinfo else "") + f"{host}:{port}"
+    return urlunsplit(split._replace(scheme="https", netloc=netloc))
 
 
 @dataclass(frozen=True)
@@ -176,11 +207,120 @@ CELERY_DATABASE = BackendSpec(
     description="Celery 5.7.0's built-in celery.backends.database:DatabaseBackend",
 )
 
-SPECS: dict[str, BackendSpec] = {s.name: s for s in (REFERENCE_DATABASE, CELERY_DATABASE)}
+#: what a Cosmos DB (SQL API) key-value backend declares
+COSMOS_CAPABILITIES = Capabilities(
+    kind="kv",
+    native_expiry=True,
+    # the emulator filters expired items from reads at once and deletes them
+    # in the background; allow a few seconds of slack
+    expiry_granularity_s=5.0,
+    transient_error=_cosmos_error(503, "Service Unavailable"),
+    permanent_error=_cosmos_error(400, "Bad Request"),
+    https_endpoint=https_url,
+)
+
+REFERENCE_COSMOSDBSQL = BackendSpec(
+    name="reference-cosmosdbsql",
+    backend="backends.cosmosdbsql:CosmosDBSQLBackend",
+    stores=COSMOS_STORES,
+    capabilities=COSMOS_CAPABILITIES,
+    backdoor="suite.backdoors:ReferenceCosmosBackdoor",
+    description="the reference Cosmos DB (SQL API) backend on azure-cosmos "
+                "(backends/cosmosdbsql.py)",
+)
+
+#: Known failures of Celery 5.7.0's own CosmosDBSQLBackend (pydocumentdb), each a
+#: real divergence of Celery's code (the reference backend passes the same tests).
+CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = (
+    KnownFailure(test="test_empty_or_none_id_raises_value_error_before_any_io*", clause="BI1",
+                 reason=("ids are not checked before I/O: '' and None reach the store "
+                         "(get_key_for_task raises only after _store_result began)")),
+    KnownFailure(test="test_garbage_record_raises_naming_the_id*", clause="BI5", reason=(
+        "decode errors (kombu DecodeError) propagate without the task id")),
+    KnownFailure(test="test_truncated_record_raises_naming_the_id*", clause="BI5", reason=(
+        "decode errors propagate without the task id")),
+    KnownFailure(clause="BI2", test="test_any_accepted_id_round_trips_to_its_own_record", reason=(
+        "the key is used raw as the document id: ids holding / \\ ? # are refused "
+        "('Id contains illegal chars'), ids ending in a space too")),
+    KnownFailure(clause="BI2", test="test_ids_differing_only_in_their_tail_are_distinct", reason=(
+        "the key is used raw as the document id: pydocumentdb refuses one ending in a space")),
+    KnownFailure(clause="BI2", test="test_ids_of_155_characters_are_never_truncated", reason=(
+        "the key is used raw as the document id: one holding '/' makes a request path the "
+        "server cannot route (400)")),
+    KnownFailure(clause="SC3", test="test_injection_ids_and_states_round_trip_as_data", reason=(
+        "the key is used raw as the document id, so ids holding / \\ ? # are refused "
+        "instead of round-tripping as data")),
+    KnownFailure(test="test_empty_failure_payload_raises_value_error", clause="EX5", reason=(
+        "exception_to_python() returns None for a falsy payload ({}), so a FAILURE without "
+        "exc_type reads back as result None instead of raising ValueError")),
+    KnownFailure(test="test_empty_string_failure_payload_raises", clause="EX7", reason=(
+        "exception_to_python() returns None for a falsy payload ('')")),
+    KnownFailure(test="test_pickle_*", clause="RT4", reason=(
+        "the encoded value is put in a JSON document as it is: bytes from binary serializers "
+        "(pickle, msgpack) fail with 'Object of type bytes is not JSON serializable'")),
+    KnownFailure(test="test_unpicklable_exception_is_wrapped_under_pickle", clause="EX8",
+                 reason="under result_serializer=pickle nothing can be stored (bytes in a "
+                        "JSON document)"),
+    KnownFailure(test="test_unpickled_*", clause="RT11", reason=(
+        "__init__ does not pass url to Backend.__init__, so backend.url is None and "
+        "pickle.loads(pickle.dumps(backend)) fails in _parse_url(None)")),
+    KnownFailure(test="test_saving_a_non_group_fails_clearly_and_never_restores_a_group",
+                 clause="GR6", reason=(
+        "_save_group() calls result.as_tuple(): a non-group fails with AttributeError (or "
+        "a list is stored) instead of an error saying a GroupResult was expected")),
+    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+                 reason=(
+        "the SUCCESS guard is read-then-write (_get_task_meta_for, then UpsertDocument): "
+        "a STARTED writer that read before SUCCESS was stored overwrites it")),
+    KnownFailure(test="test_invalid_url_raises_improperly_configured[[]*-bad-port-*]",
+                 clause="CF1", reason="a bad port escapes as a bare ValueError"),
+    KnownFailure(test="test_invalid_url_raises_improperly_configured[[]*-unknown-dialect-*]",
+                 clause="CF1", reason=(
+        "the scheme is ignored (http or https is guessed from the port), so an unknown one "
+        "fails only for want of a key, as 'Invalid URL' naming nothing")),
+    KnownFailure(test="test_invalid_setting_raises_improperly_configured[[]*-result_expires]",
+                 clause="CF1", reason="result_expires='soon' is accepted: settings are not "
+                                      "validated"),
+    KnownFailure(test="test_cleanup_*", clause="XP1", reason=(
+        "cleanup() is BaseBackend's no-op and no TTL is configured: results never expire")),
+    KnownFailure(test="test_cleanup_*", clause="XP4", reason="cleanup() is a no-op"),
+    KnownFailure(test="test_cleanup_*", clause="XP6", reason="cleanup() is a no-op"),
+    KnownFailure(test="test_results_expire", clause="XP5", reason=(
+        "never expires: cleanup() is a no-op and no server TTL is set on the collection")),
+    KnownFailure(test="test_store_*", clause="RY1", reason=(
+        "exception_safe_to_retry() is BaseBackend's (always False): no store error is ever "
+        "retried, 503 and lost connections included")),
+    KnownFailure(test="test_*_past_max_retries_*", clause="RY2", reason=(
+        "no error is classified retryable, so the first 503 is raised as it is instead of "
+        "BackendStoreError/BackendGetMetaError after max_retries")),
+    KnownFailure(test="test_backend_agrees_with_*_model", reason=(
+        "cleanup() is a no-op, so results and groups the model has expired still read back "
+        "(XP1)")),
+)
+
+CELERY_COSMOSDBSQL = BackendSpec(
+    name="celery-cosmosdbsql",
+    backend="celery.backends.cosmosdbsql:CosmosDBSQLBackend",
+    stores=COSMOS_STORES,
+    # no server TTL is configured; https only on port 443, so no test server
+    # on a free port can stand in for an https endpoint
+    capabilities=COSMOS_CAPABILITIES.replace(
+        native_expiry=False, expiry_granularity_s=0.0, https_endpoint=None,
+        transient_error=_documentdb_error(503, "Service Unavailable"),
+        permanent_error=_documentdb_error(400, "Bad Request")),
+    known_failures=CELERY_COSMOSDBSQL_KNOWN_FAILURES,
+    backdoor="suite.backdoors:CosmosDocumentBackdoor",
+    description="Celery 5.7.0's built-in celery.backends.cosmosdbsql:CosmosDBSQLBackend "
+                "(pydocumentdb)",
+)
+
+SPECS: dict[str, BackendSpec] = {s.name: s for s in (
+    REFERENCE_DATABASE, CELERY_DATABASE, REFERENCE_COSMOSDBSQL, CELERY_COSMOSDBSQL)}
 
 #: ``--backend`` short names: the reference backend for each store.
 STORE_ALIASES: dict[str, tuple[BackendSpec, str]] = {
-    store: (REFERENCE_DATABASE, store) for store in SQL_STORES
+    **{store: (REFERENCE_DATABASE, store) for store in SQL_STORES},
+    "cosmosdb": (REFERENCE_COSMOSDBSQL, "cosmosdb"),
 }
 
 

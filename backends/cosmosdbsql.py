@@ -1,0 +1,395 @@
+"""The reference Cosmos DB (SQL API) result backend, on ``azure-cosmos`` 4.x.
+
+A drop-in replacement for Celery's ``celery.backends.cosmosdbsql:
+CosmosDBSQLBackend`` (which uses ``pydocumentdb``, unmaintained since 2019),
+with the same constructor and settings, meeting every L1 and L2 clause of
+the conformance contract. Select it with::
+
+    result_backend = "conformance_cosmosdbsql+https://:KEY@ACCOUNT.documents.azure.com:443"
+    # or Celery's form, meaning https: "conformance_cosmosdbsql://:KEY@HOST[:PORT]"
+
+The key is URL-quoted in the URL (keys hold ``/ + =``).
+
+What it does differently from Celery 5.7's backend, and why:
+
+* **Explicit scheme.** ``https://`` and ``http://`` URLs say what they mean;
+  Celery's ``cosmosdbsql://`` form means https on any port (Celery switches
+  to plain http on every port but 443). TLS certificates are verified unless
+  ``cosmosdbsql_verify_tls`` is False (or names a CA bundle to verify with),
+  also for endpoints named localhost or 127.0.0.1, where azure-cosmos on its
+  own silently skips verification.
+* **Atomic SUCCESS guard.** A task write reads the document's etag and then
+  replaces it with ``If-Match`` (or creates it, failing if another writer
+  created it first), starting over on 412/409; a stored SUCCESS is never
+  replaced. The server decides, not a read in the client.
+* **Every id round-trips.** Cosmos ids cannot hold ``/ \\ ? #`` and are at
+  most 255 characters: those characters, ``%`` and control characters are
+  percent-encoded, and a key still too long is stored under ``%H`` + its
+  SHA-256 (the full key is kept in the document and checked on read).
+* **One query per batch** for ``mget`` (``ARRAY_CONTAINS(@ids, c.id)``, 100
+  ids a query), not one request per key.
+* **Expiry.** Each document carries ``written_at`` (client clock, seconds
+  since the epoch) and, when ``result_expires`` is set, a per-item ``ttl``
+  (the container is created with TTL on and no default), so the server
+  expires results itself; :meth:`cleanup` deletes documents written before
+  ``now - result_expires`` on any server, each with ``If-Match`` so a
+  document rewritten meanwhile stays.
+* **Retries.** The SDK retries throttling (429, honouring its retry-after)
+  within ``cosmosdbsql_max_retry_attempts`` and
+  ``cosmosdbsql_max_retry_wait_time``; Celery's retry loop
+  (``result_backend_always_retry``, on with 3 retries by default) retries
+  408, 410, 429, 449, 500-class service unavailability and connection errors
+  (:meth:`exception_safe_to_retry`), and raises any other error at once.
+* **The key never shows:** not in ``as_uri()``, ``repr()``, messages or logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from typing import Optional
+from urllib.parse import quote, unquote, urlsplit
+
+from celery import states
+from celery.exceptions import ImproperlyConfigured
+from celery.utils.log import get_logger
+
+from ._common import CorruptResultError
+from ._kv import ReferenceKeyValueBackend, StoredValue
+
+try:
+    import azure.cosmos as cosmos
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+    from azure.cosmos import exceptions as cosmos_errors
+    from azure.cosmos.documents import ConnectionPolicy, SSLConfiguration
+    from azure.cosmos._retry_options import RetryOptions
+except ImportError:  # pragma: no cover - reported when the backend is built
+    cosmos = None
+
+__all__ = ("CosmosDBSQLBackend",)
+
+logger = get_logger(__name__)
+
+#: URL prefixes that select a backend class; stripped when a URL reaches the
+#: backend with one still on it
+BACKEND_URL_PREFIXES = ("conformance_cosmosdbsql+", "cosmosdbsql+")
+
+#: HTTP statuses after which the same request may succeed
+TRANSIENT_STATUSES = frozenset({408, 410, 429, 449, 500, 502, 503, 504})
+
+#: the largest id Cosmos stores, in characters
+ID_LIMIT = 255
+_UNSAFE_ID_CHARS = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
+#: ids queried per mget query
+MGET_BATCH = 100
+
+
+def _first(*values):
+    """The first value that is not None (an empty string is a value: invalid)."""
+    return next(v for v in values if v is not None)
+
+
+def document_id(key: str) -> str:
+    """The Cosmos id under which ``key`` is stored (reversible unless hashed)."""
+    encoded = _UNSAFE_ID_CHARS.sub(lambda m: "%{:02X}".format(ord(m.group())), key)
+    if len(encoded) <= ID_LIMIT and len(encoded.encode("utf-8")) <= 1023 \
+            and not encoded.endswith(" "):
+        return encoded
+    return "%H" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def key_of_document_id(doc_id: str) -> Optional[str]:
+    """The key a percent-encoded id stands for (None for a hashed id)."""
+    if doc_id.startswith("%H"):
+        return None
+    return unquote(doc_id)
+
+
+class WriteContentionError(ConnectionError):
+    """Other writers kept changing a document for every round of a
+    conditional write (retryable: a later attempt may win)."""
+
+
+class CosmosDBSQLBackend(ReferenceKeyValueBackend):
+    """Cosmos DB (SQL API) result backend (see the module docstring)."""
+
+    #: seconds to establish a connection; seconds to wait for a response
+    connection_timeout = 10
+    read_timeout = 60
+    #: conditional write rounds before a write under contention gives up
+    max_write_rounds = 100
+    #: Cosmos documents hold at most 2 MiB; the value gets 2 MiB - 16 KiB
+    max_payload_bytes = 2 * 1024 * 1024 - 16 * 1024
+
+    def __init__(self, url=None, database_name=None, collection_name=None,
+                 consistency_level=None, max_retry_attempts=None,
+                 max_retry_wait_time=None, *args, **kwargs):
+        super().__init__(*args, url=url, **kwargs)
+        if cosmos is None:
+            raise ImproperlyConfigured(
+                "The Cosmos DB backend needs the azure-cosmos package: "
+                "pip install 'azure-cosmos>=4.5'")
+        conf = self.app.conf
+        self._endpoint, self._key, self._scheme = self._parse_url(url)
+        self._database_name = self._name("cosmosdbsql_database_name", _first(
+            database_name, conf.get("cosmosdbsql_database_name"), "celerydb"))
+        self._collection_name = self._name("cosmosdbsql_collection_name", _first(
+            collection_name, conf.get("cosmosdbsql_collection_name"), "celerycol"))
+        level = _first(consistency_level, conf.get("cosmosdbsql_consistency_level"), "Session")
+        if not isinstance(level, str) or not hasattr(cosmos.ConsistencyLevel, level):
+            raise ImproperlyConfigured(
+                f"Unknown CosmosDB consistency level {level!r} (cosmosdbsql_consistency_level); "
+                f"use one of Strong, BoundedStaleness, Session, ConsistentPrefix, Eventual")
+        self._consistency_level = level
+        self._max_retry_attempts = self._count(
+            "cosmosdbsql_max_retry_attempts", max_retry_attempts,
+            conf.get("cosmosdbsql_max_retry_attempts"), 9)
+        self._max_retry_wait_time = self._count(
+            "cosmosdbsql_max_retry_wait_time", max_retry_wait_time,
+            conf.get("cosmosdbsql_max_retry_wait_time"), 30)
+        verify = conf.get("cosmosdbsql_verify_tls", True)
+        if not isinstance(verify, (bool, str)):
+            raise ImproperlyConfigured(
+                "cosmosdbsql_verify_tls must be True, False or a CA bundle path")
+        self._verify_tls = verify
+        self._lock = threading.Lock()
+        self._client = None
+        self._container = None
+
+    # ------------------------------------------------------------ configuration
+    @classmethod
+    def _parse_url(cls, url):
+        """(endpoint, key, scheme) from ``https://:KEY@HOST[:PORT]``,
+        ``http://...`` or Celery's ``cosmosdbsql://...`` (meaning https)."""
+        if not url or not isinstance(url, str):
+            raise ImproperlyConfigured(
+                "Missing Cosmos DB URL: set result_backend to "
+                "conformance_cosmosdbsql+https://:KEY@HOST:PORT (the key URL-quoted)")
+        for prefix in BACKEND_URL_PREFIXES:
+            if url.startswith(prefix):
+                url = url[len(prefix):]
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured(
+                "Invalid Cosmos DB URL: the port is not a number") from None
+        scheme = {"cosmosdbsql": "https", "https": "https", "http": "http"}.get(parts.scheme)
+        if scheme is None:
+            raise ImproperlyConfigured(
+                f"Invalid Cosmos DB URL: scheme {parts.scheme!r}; use https://, http:// "
+                f"or cosmosdbsql:// (https)")
+        if not parts.hostname:
+            raise ImproperlyConfigured("Invalid Cosmos DB URL: it names no host")
+        key = unquote(parts.password or "")
+        if not key:
+            raise ImproperlyConfigured(
+                "Invalid Cosmos DB URL: no key; give it as the password, URL-quoted: "
+                "https://:KEY@HOST:PORT")
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        port = port or (443 if scheme == "https" else 80)
+        return f"{scheme}://{host}:{port}/", key, scheme
+
+    @staticmethod
+    def _name(setting: str, value) -> str:
+        if not isinstance(value, str) or not value or len(value) > 255 or \
+                _UNSAFE_ID_CHARS.search(value) or value != value.strip():
+            raise ImproperlyConfigured(
+                f"{setting} must be a Cosmos DB name: 1-255 characters without "
+                f"/ \\ ? # or surrounding spaces, got {value!r}")
+        return value
+
+    @staticmethod
+    def _count(setting: str, *values) -> int:
+        for value in values:
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ImproperlyConfigured(f"{setting} must be an integer >= 0, got {value!r}")
+            return value
+        raise AssertionError("a default is always given")  # pragma: no cover
+
+    def as_uri(self, include_password=False):
+        key = quote(self._key, safe="") if include_password else "**"
+        return f"{self._scheme}://:{key}@{self._endpoint.split('://', 1)[1].rstrip('/')}"
+
+    def __repr__(self):
+        return (f"<{type(self).__name__}: {self.as_uri()} "
+                f"{self._database_name}/{self._collection_name}>")
+
+    # ------------------------------------------------------------------ client
+    def _new_client(self):
+        policy = ConnectionPolicy()
+        policy.RetryOptions = RetryOptions(
+            max_retry_attempt_count=self._max_retry_attempts,
+            max_wait_time_in_seconds=self._max_retry_wait_time)
+        if self._verify_tls:
+            # azure-cosmos turns verification off for any endpoint named
+            # localhost or 127.0.0.1 unless a CA bundle is configured
+            # (_synchronized_request.py): name one, so https is always verified
+            import certifi
+
+            policy.SSLConfiguration = SSLConfiguration()
+            policy.SSLConfiguration.SSLCaCerts = (
+                self._verify_tls if isinstance(self._verify_tls, str) else certifi.where())
+        return cosmos.CosmosClient(
+            self._endpoint, credential=self._key, consistency_level=self._consistency_level,
+            connection_policy=policy, connection_verify=bool(self._verify_tls),
+            connection_timeout=self.connection_timeout, read_timeout=self.read_timeout,
+            retry_connect=0, retry_read=0, retry_status=0)
+
+    @property
+    def container(self):
+        """The results container, created (with its database) on first use;
+        a concurrent creator elsewhere is no error."""
+        container = self._container
+        if container is not None:
+            return container
+        with self._lock:
+            if self._container is None:
+                client = self._client or self._new_client()
+                self._client = client
+                database = self._create_if_absent(
+                    lambda: client.create_database(self._database_name),
+                    lambda: client.get_database_client(self._database_name))
+                self._container = self._create_if_absent(
+                    lambda: database.create_container(
+                        self._collection_name, partition_key=cosmos.PartitionKey(path="/id"),
+                        default_ttl=-1),
+                    lambda: database.get_container_client(self._collection_name))
+            return self._container
+
+    @staticmethod
+    def _create_if_absent(create, existing):
+        try:
+            return create()
+        except cosmos_errors.CosmosResourceExistsError:
+            return existing()
+
+    def close(self) -> None:
+        """Close the HTTP session of this backend's client."""
+        client, self._client, self._container = self._client, None, None
+        if client is not None:
+            client.close()
+
+    # ----------------------------------------------------------------- retries
+    def exception_safe_to_retry(self, exc):
+        """True for errors after which the same request may succeed:
+        timeouts, throttling, unavailability, lost or refused connections."""
+        if isinstance(exc, cosmos_errors.CosmosHttpResponseError):
+            return exc.status_code in TRANSIENT_STATUSES
+        return isinstance(exc, (ServiceRequestError, ServiceResponseError, ConnectionError,
+                                TimeoutError))
+
+    def operation_bound(self) -> float:
+        """Upper bound in seconds of one backend call against a dead server."""
+        retries = int(self.max_retries) if self.always_retry else 0
+        one = self.connection_timeout + self.read_timeout + self._max_retry_wait_time
+        return (retries + 1) * one + self.retry_sleep_bound()
+
+    # ------------------------------------------------------------- primitives
+    def _document(self, key: str, value, state: Optional[str]) -> dict:
+        stored, encoding = StoredValue.to_document(value)
+        doc = {"id": document_id(key), "key": key, "value": stored,
+               "status": state, "written_at": time.time()}
+        if encoding:
+            doc["value_encoding"] = encoding
+        if self.expires:
+            doc["ttl"] = max(1, int(-(-float(self.expires) // 1)))
+        return doc
+
+    def _value_of(self, key: str, doc: dict):
+        if doc.get("key", key) != key:
+            raise CorruptResultError(f"{key}: document {doc.get('id')!r} holds key "
+                                     f"{doc.get('key')!r}")
+        if "value" not in doc:
+            raise CorruptResultError(f"{key}: the stored document has no value")
+        return StoredValue.from_document(doc["value"], doc.get("value_encoding"))
+
+    def _read_document(self, doc_id: str) -> Optional[dict]:
+        try:
+            return self.container.read_item(doc_id, partition_key=doc_id)
+        except cosmos_errors.CosmosResourceNotFoundError:
+            return None
+
+    def _fetch(self, key):
+        doc = self._read_document(document_id(key))
+        return None if doc is None else self._value_of(key, doc)
+
+    def _fetch_many(self, keys):
+        by_id = {document_id(k): k for k in keys}
+        ids = list(by_id)
+        found = {}
+        for start in range(0, len(ids), MGET_BATCH):
+            batch = ids[start:start + MGET_BATCH]
+            docs = self.container.query_items(
+                "SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)",
+                parameters=[{"name": "@ids", "value": batch}],
+                enable_cross_partition_query=True)
+            for doc in docs:
+                key = by_id.get(doc.get("id"))
+                if key is not None:
+                    found[key] = self._value_of(key, doc)
+        return found
+
+    def _put(self, key, value, state, sticky):
+        doc = self._document(key, value, state)
+        container = self.container
+        if not sticky:
+            container.upsert_item(doc)
+            return
+        for _ in range(self.max_write_rounds):
+            current = self._read_document(doc["id"])
+            if current is None:
+                try:
+                    container.create_item(doc)
+                    return
+                except cosmos_errors.CosmosResourceExistsError:
+                    continue  # another writer created it first: decide again
+            if current.get("status") == states.SUCCESS:
+                return  # a stored SUCCESS stays
+            try:
+                container.replace_item(doc["id"], doc, etag=current["_etag"],
+                                       match_condition=MatchConditions.IfNotModified)
+                return
+            except cosmos_errors.CosmosAccessConditionFailedError:
+                continue  # written meanwhile: decide again
+            except cosmos_errors.CosmosResourceNotFoundError:
+                continue  # deleted meanwhile
+        raise WriteContentionError(
+            f"{key}: still contended after {self.max_write_rounds} conditional write rounds")
+
+    def _remove(self, key):
+        doc_id = document_id(key)
+        try:
+            self.container.delete_item(doc_id, partition_key=doc_id)
+        except cosmos_errors.CosmosResourceNotFoundError:
+            pass
+
+    def _remove_written_before(self, cutoff):
+        container = self.container
+        stale = list(container.query_items(
+            "SELECT c.id, c._etag FROM c WHERE IS_NUMBER(c.written_at) "
+            "AND c.written_at < @cutoff",
+            parameters=[{"name": "@cutoff", "value": cutoff}],
+            enable_cross_partition_query=True))
+        for doc in stale:
+            try:
+                container.delete_item(doc["id"], partition_key=doc["id"], etag=doc["_etag"],
+                                      match_condition=MatchConditions.IfNotModified)
+            except (cosmos_errors.CosmosResourceNotFoundError,
+                    cosmos_errors.CosmosAccessConditionFailedError):
+                pass  # gone already, or rewritten meanwhile (young again)
+
+    # ---------------------------------------------------------------- pickling
+    def __reduce__(self, args=(), kwargs=None):
+        kwargs = {} if not kwargs else kwargs
+        kwargs.update({"database_name": self._database_name,
+                       "collection_name": self._collection_name,
+                       "consistency_level": self._consistency_level,
+                       "max_retry_attempts": self._max_retry_attempts,
+                       "max_retry_wait_time": self._max_retry_wait_time})
+        return super().__reduce__(args, kwargs)

@@ -1,0 +1,341 @@
+"""The reference Cosmos DB backend's own guarantees, beyond the contract:
+URL forms, id encoding, the key never shown, batched mget, classification of
+errors, and TLS verification, against the real local server."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import socketserver
+import threading
+import uuid
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celery import Celery, states
+from celery.exceptions import ImproperlyConfigured
+
+from backends.cosmosdbsql import (ID_LIMIT, CosmosDBSQLBackend, MGET_BATCH, document_id,
+                                  key_of_document_id)
+
+pytest.importorskip("azure.cosmos")
+
+KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+QUOTED = quote(KEY, safe="")
+
+
+def backend_for(url: str, **conf) -> CosmosDBSQLBackend:
+    app = Celery("cosmos-tests", set_as_current=False)
+    app.conf.update(dict({"result_serializer": "json", "accept_content": ["json"]}, **conf))
+    return CosmosDBSQLBackend(app=app, url=url)
+
+
+# ------------------------------------------------------------------ URLs
+@pytest.mark.parametrize("url, endpoint", [
+    (f"cosmosdbsql://:{QUOTED}@acct.documents.azure.com", "https://acct.documents.azure.com:443/"),
+    (f"cosmosdbsql://:{QUOTED}@localhost:8081", "https://localhost:8081/"),
+    (f"https://:{QUOTED}@localhost:8081", "https://localhost:8081/"),
+    (f"http://:{QUOTED}@127.0.0.1:9000", "http://127.0.0.1:9000/"),
+    (f"conformance_cosmosdbsql+http://:{QUOTED}@127.0.0.1:9000", "http://127.0.0.1:9000/"),
+])
+def test_scheme_is_explicit_never_guessed_from_the_port(url, endpoint):
+    """cosmosdbsql:// means https on any port (Celery's backend switches to
+    http on every port but 443); http:// and https:// say what they mean;
+    the quoted key is unquoted."""
+    backend = backend_for(url)
+    assert backend._endpoint == endpoint
+    assert backend._key == KEY
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("", "Missing Cosmos DB URL"),
+    ("redis://:k@host:1", "scheme 'redis'"),
+    (f"https://{QUOTED}@host:1", "no key"),
+    ("https://:key@host:notaport", "port is not a number"),
+    ("https://:key@:443", "no host"),
+])
+def test_malformed_url_raises_improperly_configured(url, fragment):
+    with pytest.raises(ImproperlyConfigured, match=fragment) as caught:
+        backend_for(url)
+    assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("cosmosdbsql_consistency_level", "Sometimes"),
+    ("cosmosdbsql_max_retry_attempts", -1),
+    ("cosmosdbsql_max_retry_wait_time", "long"),
+    ("cosmosdbsql_database_name", "a/b"),
+    ("cosmosdbsql_collection_name", ""),
+    ("cosmosdbsql_verify_tls", 3),
+    ("result_expires", "soon"),
+])
+def test_bad_setting_raises_improperly_configured_naming_it(setting, value):
+    with pytest.raises(ImproperlyConfigured) as caught:
+        backend_for(f"https://:{QUOTED}@host:443", **{setting: value})
+    message = str(caught.value)
+    assert setting.replace("cosmosdbsql_", "") in message.lower().replace(" ", "_") or \
+        setting in message, message
+
+
+def test_key_never_in_repr_or_uri():
+    """SC1 for the URL forms: repr() and as_uri() mask the key."""
+    backend = backend_for(f"cosmosdbsql://:{QUOTED}@acct.documents.azure.com")
+    for text in (repr(backend), backend.as_uri()):
+        assert KEY not in text and QUOTED not in text, text
+    assert backend.as_uri(include_password=True).endswith("@acct.documents.azure.com:443")
+    assert QUOTED in backend.as_uri(include_password=True)
+
+
+# ------------------------------------------------------------- id encoding
+keys = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=180)
+
+
+@given(a=keys, b=keys)
+def test_document_ids_are_valid_distinct_and_reversible(a, b):
+    """Every key maps to a valid Cosmos id (no / \\ ? #, at most 255
+    characters); distinct keys get distinct ids; short ids decode back."""
+    for key in (a, b):
+        doc_id = document_id(key)
+        assert not set("/\\?#") & set(doc_id), doc_id
+        assert len(doc_id) <= ID_LIMIT
+        decoded = key_of_document_id(doc_id)
+        assert decoded is None or decoded == key
+    if a != b:
+        assert document_id(a) != document_id(b)
+
+
+def test_case_and_percent_forms_stay_distinct():
+    ids = {document_id(k) for k in ("a/b", "a%2Fb", "A/B", "a%2fb", "a\\b", "a?b", "a#b")}
+    assert len(ids) == 7
+
+
+# ------------------------------------------------------- against the server
+@pytest.fixture(scope="module")
+def cosmos_store(tmp_path_factory):
+    from containers import StoreUnavailable, cosmosdb, obtain
+
+    try:
+        store = obtain(cosmosdb.PROVIDER, str(tmp_path_factory.mktemp("cosmos")))
+    except StoreUnavailable as exc:
+        pytest.skip(f"not run: {exc}")
+    yield store
+    store.stop()
+
+
+@pytest.fixture
+def namespace(cosmos_store):
+    ns = cosmos_store.create_namespace("backend")
+    yield ns
+    cosmos_store.drop_namespace(ns)
+
+
+@pytest.fixture
+def make(namespace):
+    made = []
+
+    def make_backend(**conf):
+        settings = dict(namespace.settings, **namespace.trust_settings)
+        settings.update(conf)
+        backend = backend_for(namespace.url, **settings)
+        made.append(backend)
+        return backend
+
+    yield make_backend
+    for backend in made:
+        backend.close()
+
+
+class RequestLog(logging.Handler):
+    """Collects the azure-core HTTP log records of one test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list = []
+
+    def emit(self, record) -> None:
+        self.records.append(record)
+
+    def __enter__(self):
+        self.logger = logging.getLogger("azure")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level)
+
+    def text(self) -> str:
+        return "\n".join(r.getMessage() for r in self.records)
+
+
+def test_mget_is_one_query_per_batch(make):
+    """mget of n keys makes ceil(n / MGET_BATCH) requests, not one read per key
+    (counted in azure-core's log of the requests it sends)."""
+    backend = make()
+    ids = [f"t{i}-{uuid.uuid4().hex[:6]}" for i in range(MGET_BATCH + 5)]
+    for task_id in ids[::2]:
+        backend.store_result(task_id, {"id": task_id}, states.SUCCESS)
+    keys = [backend.get_key_for_task(t) for t in ids]
+    with RequestLog() as log:
+        values = backend.mget(keys)
+    sent = [r.getMessage() for r in log.records if "Request URL" in r.getMessage()]
+    assert len(values) == len(ids)
+    assert [v is not None for v in values] == [i % 2 == 0 for i in range(len(ids))]
+    assert len(sent) == 2, f"mget of {len(ids)} keys sent {len(sent)} requests: {sent}"
+
+
+def test_stored_success_survives_late_writes_and_documents_carry_expiry(make):
+    backend = make(result_expires=120)
+    task_id = "a/b?c#d%e\\f " + uuid.uuid4().hex
+    backend.store_result(task_id, 1, states.SUCCESS)
+    backend.store_result(task_id, 2, states.STARTED)
+    backend.store_result(task_id, 3, states.SUCCESS)
+    assert backend.get_task_meta(task_id)["result"] == 1
+    doc = backend.container.read_item(document_id(backend.get_key_for_task(task_id)),
+                                      partition_key=document_id(backend.get_key_for_task(task_id)))
+    assert doc["ttl"] == 120 and doc["status"] == states.SUCCESS
+    assert doc["key"] == backend.get_key_for_task(task_id)
+
+
+def test_database_and_container_created_once_by_concurrent_backends(namespace, make):
+    """Several backends creating the same database and container at once all
+    succeed (409 from a concurrent creator is no error)."""
+    backends = [make(cosmosdbsql_collection_name="shared") for _ in range(6)]
+    errors = []
+
+    def first_write(backend, n):
+        try:
+            backend.store_result(f"c{n}", n, states.SUCCESS)
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_write, args=(b, n)) for n, b in enumerate(backends)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert [backends[0].get_task_meta(f"c{n}", cache=False)["result"] for n in range(6)] == \
+        list(range(6))
+
+
+def test_key_never_in_logs(make):
+    """SC1: with azure-core's HTTP logging at DEBUG, no record holds the key."""
+    with RequestLog() as log:
+        backend = make()
+        backend.store_result("logged", {"v": 1}, states.SUCCESS)
+        backend.get_task_meta("logged", cache=False)
+    assert log.records, "azure-core logged nothing at DEBUG"
+    assert KEY not in log.text() and QUOTED not in log.text()
+
+
+def test_binary_serializer_values_round_trip(make):
+    """Values of binary serializers (pickle) are stored base64-encoded."""
+    backend = make(result_serializer="pickle", accept_content=["pickle"],
+                   result_accept_content=["pickle"])
+    value = {"set": {1, 2}, "bytes": b"\x00\xff", "tuple": (1, "a")}
+    backend.store_result("pickled", value, states.SUCCESS)
+    assert backend.get_task_meta("pickled", cache=False)["result"] == value
+
+
+# ------------------------------------------------------ error classification
+def _account(port: int) -> dict:
+    endpoint = [{"name": "local", "databaseAccountEndpoint": f"http://127.0.0.1:{port}/"}]
+    return {"id": "local", "writableLocations": endpoint, "readableLocations": endpoint,
+            "enableMultipleWriteLocations": False,
+            "userConsistencyPolicy": {"defaultConsistencyLevel": "Session"},
+            "systemReplicationPolicy": {"minReplicaSetSize": 1, "maxReplicasetSize": 4},
+            "readPolicy": {"primaryReadCoefficient": 1, "secondaryReadCoefficient": 1},
+            "queryEngineConfiguration": "{}"}
+
+
+class _StatusServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def _answering(status: int, headers: dict):
+    """A real HTTP server on 127.0.0.1 that reads as a Cosmos account (GET /)
+    and answers every other request with ``status``; counts those."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        count = 0
+
+        def _answer(self):
+            length = int(self.headers.get("content-length") or 0)
+            if length:
+                self.rfile.read(length)
+            if self.path == "/":
+                body = json.dumps(_account(self.server.server_address[1])).encode()
+                self.send_response(200)
+            else:
+                type(self).count += 1
+                body = b'{"code": "Err", "message": "injected"}'
+                self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = _StatusServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, Handler
+
+
+@pytest.mark.parametrize("status, retryable", [
+    (503, True), (408, True), (400, False), (401, False), (403, False), (413, False)])
+def test_http_errors_classified(status, retryable):
+    """An error status from a real server is retryable exactly when the same
+    request may later succeed."""
+    server, handler = _answering(status, {})
+    try:
+        backend = backend_for(f"http://:{QUOTED}@127.0.0.1:{server.server_address[1]}",
+                              result_backend_always_retry=False)
+        with pytest.raises(Exception) as caught:
+            backend.get("some-key")
+        assert backend.exception_safe_to_retry(caught.value) is retryable, caught.value
+        assert KEY not in str(caught.value)
+        backend.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_throttling_retried_by_the_sdk_within_max_retry_attempts():
+    """429 with a retry-after is retried cosmosdbsql_max_retry_attempts times,
+    then raised as a retryable error."""
+    server, handler = _answering(429, {"x-ms-retry-after-ms": "1"})
+    try:
+        backend = backend_for(f"http://:{QUOTED}@127.0.0.1:{server.server_address[1]}",
+                              result_backend_always_retry=False,
+                              cosmosdbsql_max_retry_attempts=2)
+        with pytest.raises(Exception) as caught:
+            backend.get("some-key")
+        assert backend.exception_safe_to_retry(caught.value)
+        backend.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    # the throttled request and its 2 retries
+    assert handler.count == 3, handler.count
+
+
+def test_refused_connection_is_retryable():
+    from containers._process import free_port
+
+    backend = backend_for(f"http://:{QUOTED}@127.0.0.1:{free_port()}",
+                          result_backend_always_retry=False)
+    with pytest.raises(Exception) as caught:
+        backend.get("k")
+    assert backend.exception_safe_to_retry(caught.value), repr(caught.value)
