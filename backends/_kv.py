@@ -28,8 +28,8 @@ from celery import states
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import BackendStoreError, ImproperlyConfigured
 
-from ._common import (ConformantBackendMixin, ResultTooLargeError, check_id, naming,
-                      validate_serialization)
+from ._common import (ConformantBackendMixin, CorruptResultError, ResultTooLargeError,
+                      check_id, naming, validate_serialization)
 
 __all__ = ("ReferenceKeyValueBackend", "StoredValue")
 
@@ -52,6 +52,19 @@ class StoredValue:
         if encoding == cls.BASE64:
             return base64.b64decode(value)
         return value
+
+    @classmethod
+    def read(cls, key: str, doc, field: str):
+        """The encoded value a stored document holds for ``key`` in ``field``;
+        a document of another key (a hash collision) or without the field is
+        an error naming the key."""
+        if not isinstance(doc, dict):
+            raise CorruptResultError(f"{key}: the stored document is not an object")
+        if doc.get("key", key) != key:
+            raise CorruptResultError(f"{key}: the stored document holds key {doc.get('key')!r}")
+        if field not in doc:
+            raise CorruptResultError(f"{key}: the stored document has no {field!r} field")
+        return cls.from_document(doc[field], doc.get("value_encoding"))
 
 
 class ReferenceKeyValueBackend(ConformantBackendMixin, KeyValueStoreBackend):

@@ -56,7 +56,6 @@ from celery import states
 from celery.exceptions import ImproperlyConfigured
 from celery.utils.log import get_logger
 
-from ._common import CorruptResultError
 from ._kv import ReferenceKeyValueBackend, StoredValue
 
 try:
@@ -301,14 +300,6 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
             doc["ttl"] = max(1, int(-(-float(self.expires) // 1)))
         return doc
 
-    def _value_of(self, key: str, doc: dict):
-        if doc.get("key", key) != key:
-            raise CorruptResultError(f"{key}: document {doc.get('id')!r} holds key "
-                                     f"{doc.get('key')!r}")
-        if "value" not in doc:
-            raise CorruptResultError(f"{key}: the stored document has no value")
-        return StoredValue.from_document(doc["value"], doc.get("value_encoding"))
-
     def _read_document(self, doc_id: str) -> Optional[dict]:
         try:
             return self.container.read_item(doc_id, partition_key=doc_id)
@@ -317,7 +308,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
 
     def _fetch(self, key):
         doc = self._read_document(document_id(key))
-        return None if doc is None else self._value_of(key, doc)
+        return None if doc is None else StoredValue.read(key, doc, "value")
 
     def _fetch_many(self, keys):
         by_id = {document_id(k): k for k in keys}
@@ -332,7 +323,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
             for doc in docs:
                 key = by_id.get(doc.get("id"))
                 if key is not None:
-                    found[key] = self._value_of(key, doc)
+                    found[key] = StoredValue.read(key, doc, "value")
         return found
 
     def _put(self, key, value, state, sticky):

@@ -60,6 +60,9 @@ class StoreServer(abc.ABC):
     #: with the reason shown when a test needing it is not run
     #: (``{"native_expiry": "server does not enforce TTL"}``)
     lacks: dict = {}
+    #: capability values this server fixes whatever the backend declares
+    #: (``{"expiry_granularity_s": 1.5}`` for a server that expires every second)
+    capability_overrides: dict = {}
 
     def __init__(self) -> None:
         self.version: str = "unknown"
@@ -112,6 +115,19 @@ class StoreProvider(abc.ABC):
 
     def url_from_env(self) -> Optional[str]:
         return os.environ.get(self.env_var) or None
+
+    #: the kind of store the local route starts (STORE_KINDS)
+    local_kind: str = "real"
+
+    def expected_kind(self, url: Optional[str] = None) -> str:
+        """The kind of store the ladder will give, decided without starting it."""
+        if self.embedded:
+            return "embedded"
+        if url and self.recognizes(url) or self.url_from_env():
+            return "real"
+        if container_engine()[0]:
+            return "real"
+        return self.local_kind
 
     @abc.abstractmethod
     def from_url(self, url: str) -> StoreServer:
@@ -202,7 +218,8 @@ def obtain(provider: StoreProvider, workdir: str, url: Optional[str] = None) -> 
 
 def providers() -> dict[str, StoreProvider]:
     """Every store this package knows, by name."""
-    from . import cosmosdb, mysql, postgresql, sqlite
+    from . import arangodb, cosmosdb, mysql, postgresql, sqlite
 
-    found = [sqlite.PROVIDER, postgresql.PROVIDER, mysql.PROVIDER, cosmosdb.PROVIDER]
+    found = [sqlite.PROVIDER, postgresql.PROVIDER, mysql.PROVIDER, cosmosdb.PROVIDER,
+             arangodb.PROVIDER]
     return {p.name: p for p in found}

@@ -75,10 +75,91 @@ class SqlTableBackdoor(Backdoor):
         self.engine.dispose()
 
 
-class CosmosDocumentBackdoor(Backdoor):
-    """For Cosmos DB backends storing ``{"id": key, "value": encoded}``
-    documents (Celery's layout), reached with the backend's own endpoint,
-    key, database and collection."""
+class DocumentBackdoor(Backdoor):
+    """For key-value backends keeping one JSON document per key.
+
+    Celery's layout is ``{ID_FIELD: key, VALUE_FIELD: encoded}``; a reference
+    backend (``reference_layout``) encodes the key into the id and keeps the
+    key, the state and the write time in the document, and binary values as
+    base64. Subclasses reach the store: ``_read(doc_id)``, ``_upsert(doc)``
+    and ``_all_keys()``.
+    """
+
+    id_field = "id"
+    value_field = "value"
+    #: "module:function" turning a key into the document id (None: the key)
+    encode_id: Optional[str] = None
+
+    def __init__(self, backend) -> None:
+        super().__init__(backend)
+        self.prefix = self._text(backend.task_keyprefix)
+        self._encode = None
+        if self.encode_id:
+            from celery.utils.imports import symbol_by_name
+
+            self._encode = symbol_by_name(self.encode_id)
+
+    @staticmethod
+    def _text(value) -> str:
+        return value.decode() if isinstance(value, bytes) else value
+
+    def key(self, task_id: str) -> str:
+        return self._text(self.backend.get_key_for_task(task_id))
+
+    def document_id(self, key: str) -> str:
+        return self._encode(key) if self._encode else key
+
+    def _read(self, doc_id: str) -> Optional[dict]:
+        raise NotImplementedError
+
+    def _upsert(self, doc: dict) -> None:
+        raise NotImplementedError
+
+    def _all_keys(self) -> list:
+        """(document id, stored key or None) of every document."""
+        raise NotImplementedError
+
+    def record_exists(self, task_id: str) -> bool:
+        return self._read(self.document_id(self.key(task_id))) is not None
+
+    def raw_payload(self, task_id: str) -> Optional[bytes]:
+        doc = self._read(self.document_id(self.key(task_id)))
+        if doc is None:
+            return None
+        value = doc.get(self.value_field)
+        if doc.get("value_encoding") == "base64":
+            import base64
+
+            return base64.b64decode(value)
+        return value.encode("utf-8") if isinstance(value, str) else value
+
+    def write_raw(self, task_id: str, status: str, payload: bytes) -> None:
+        key = self.key(task_id)
+        doc = {self.id_field: self.document_id(key)}
+        try:
+            value, encoding = payload.decode("utf-8"), None
+        except UnicodeDecodeError:
+            if self._encode:  # the reference layout keeps bytes as base64
+                import base64
+
+                value, encoding = base64.b64encode(payload).decode(), "base64"
+            else:
+                value, encoding = payload.decode("latin-1"), None
+        doc[self.value_field] = value
+        if self._encode:
+            import time
+
+            doc.update(key=key, status=status, written_at=time.time(),
+                       value_encoding=encoding)
+        self._upsert(doc)
+
+    def task_count(self) -> int:
+        return sum(1 for doc_id, key in self._all_keys() if (key or doc_id).startswith(self.prefix))
+
+
+class CosmosDocumentBackdoor(DocumentBackdoor):
+    """Cosmos DB documents, reached with the backend's own endpoint, key,
+    database and collection."""
 
     def __init__(self, backend) -> None:
         super().__init__(backend)
@@ -89,87 +170,82 @@ class CosmosDocumentBackdoor(Backdoor):
             connection_verify=getattr(backend, "_verify_tls", True))
         database = self.client.get_database_client(backend._database_name)
         self.container = database.get_container_client(backend._collection_name)
-        self.prefix = self._text(backend.task_keyprefix)
 
-    @staticmethod
-    def _text(value) -> str:
-        return value.decode() if isinstance(value, bytes) else value
-
-    def key(self, task_id: str) -> str:
-        return self._text(self.backend.get_key_for_task(task_id))
-
-    def document_id(self, key: str) -> str:
-        return key
-
-    def _document(self, task_id: str) -> Optional[dict]:
+    def _read(self, doc_id: str) -> Optional[dict]:
         from azure.cosmos.exceptions import CosmosResourceNotFoundError
 
-        doc_id = self.document_id(self.key(task_id))
         try:
             return self.container.read_item(doc_id, partition_key=doc_id)
         except CosmosResourceNotFoundError:
             return None
 
-    def record_exists(self, task_id: str) -> bool:
-        return self._document(task_id) is not None
+    def _upsert(self, doc: dict) -> None:
+        self.container.upsert_item(doc)
 
-    def raw_payload(self, task_id: str) -> Optional[bytes]:
-        doc = self._document(task_id)
-        if doc is None:
-            return None
-        value = doc.get("value")
-        if doc.get("value_encoding") == "base64":
-            import base64
+    def _all_keys(self) -> list:
+        from azure.cosmos.exceptions import CosmosResourceNotFoundError
 
-            return base64.b64decode(value)
-        return value.encode("utf-8") if isinstance(value, str) else value
-
-    def planted_document(self, key: str, status: str, payload: bytes) -> dict:
         try:
-            value = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            value = payload.decode("latin-1")
-        return {"id": self.document_id(key), "value": value}
-
-    def write_raw(self, task_id: str, status: str, payload: bytes) -> None:
-        self.container.upsert_item(self.planted_document(self.key(task_id), status, payload))
-
-    def _keys(self):
-        for doc in self.container.query_items("SELECT * FROM c",
-                                              enable_cross_partition_query=True):
-            yield doc.get("key", doc["id"])
-
-    def task_count(self) -> int:
-        try:
-            return sum(1 for key in self._keys() if key.startswith(self.prefix))
-        except Exception as exc:
-            from azure.cosmos.exceptions import CosmosResourceNotFoundError
-
-            if isinstance(exc, CosmosResourceNotFoundError):
-                return 0  # nothing created yet
-            raise
+            return [(d["id"], d.get("key")) for d in self.container.query_items(
+                "SELECT * FROM c", enable_cross_partition_query=True)]
+        except CosmosResourceNotFoundError:
+            return []  # nothing created yet
 
     def close(self) -> None:
         self.client.close()
 
 
 class ReferenceCosmosBackdoor(CosmosDocumentBackdoor):
-    """For backends.cosmosdbsql: encoded ids, the key, state and write time
-    kept in the document."""
+    """backends.cosmosdbsql's layout."""
 
-    def document_id(self, key: str) -> str:
-        from backends.cosmosdbsql import document_id
+    encode_id = "backends.cosmosdbsql:document_id"
 
-        return document_id(key)
 
-    def planted_document(self, key: str, status: str, payload: bytes) -> dict:
-        import base64
-        import time
+class ArangoDocumentBackdoor(DocumentBackdoor):
+    """ArangoDB documents, reached over ArangoDB's HTTP API with the backend's
+    own server, credentials, database and collection."""
 
-        doc = {"id": self.document_id(key), "key": key, "status": status,
-               "written_at": time.time()}
+    id_field = "_key"
+    value_field = "task"
+
+    def __init__(self, backend) -> None:
+        super().__init__(backend)
+        import requests
+
+        self.session = requests.Session()
+        if backend.username or backend.password:
+            self.session.auth = (backend.username or "", backend.password or "")
+        self.session.verify = backend.verify
+        self.cursor_url = f"{backend.arangodb_url}/_db/{backend.database}/_api/cursor"
+        self.collection = backend.collection
+
+    def _aql(self, query: str, **bind) -> list:
+        body = {"query": query, "bindVars": {"@c": self.collection, **bind}, "batchSize": 10000}
+        data = self.session.post(self.cursor_url, json=body, timeout=30).json()
+        if data.get("error"):
+            raise RuntimeError(f"backdoor AQL failed: {data.get('errorNum')} "
+                               f"{data.get('errorMessage')}")
+        return data["result"]
+
+    def _read(self, doc_id: str) -> Optional[dict]:
+        return self._aql("RETURN DOCUMENT(@@c, @k)", k=doc_id)[0]
+
+    def _upsert(self, doc: dict) -> None:
+        self._aql("UPSERT {_key: @k} INSERT @d REPLACE @d IN @@c", k=doc["_key"], d=doc)
+
+    def _all_keys(self) -> list:
         try:
-            doc["value"] = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            doc["value"], doc["value_encoding"] = base64.b64encode(payload).decode(), "base64"
-        return doc
+            return self._aql("FOR d IN @@c RETURN [d._key, d.key]")
+        except RuntimeError as exc:
+            if "1203" in str(exc):  # no collection yet: nothing stored
+                return []
+            raise
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class ReferenceArangoBackdoor(ArangoDocumentBackdoor):
+    """backends.arangodb's layout."""
+
+    encode_id = "backends.arangodb:document_key"

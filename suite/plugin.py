@@ -107,10 +107,33 @@ def pytest_configure(config) -> None:
     if _is_worker(config) and WORKERINPUT_KEY in config.workerinput:
         broker.adopt(config.workerinput[WORKERINPUT_KEY])
     state = ConformanceState(settings, targets, broker)
+    label_emulated_targets(state)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_ReportHooks(state.collector), "celery-conformance-report")
     if _is_xdist_controller(config):
         config.pluginmanager.register(_XdistHooks(), "celery-conformance-xdist")
+
+
+def label_emulated_targets(state: "ConformanceState") -> None:
+    """Mark targets whose store is an emulation (their ids then say so): from
+    the running store where one runs, else from what its provider will start."""
+    import dataclasses
+
+    from containers import providers
+
+    known = providers()
+    started = state.broker.started()
+    labelled = []
+    for target in state.targets:
+        store = started.get(target.store)
+        if store is not None:
+            kind = store.kind
+        elif target.store in known:
+            kind = known[target.store].expected_kind(state.settings.backend_url)
+        else:
+            kind = "real"
+        labelled.append(dataclasses.replace(target, emulated=kind == "emulated"))
+    state.targets = labelled
 
 
 class _XdistHooks:
@@ -174,6 +197,7 @@ def pytest_sessionstart(session) -> None:
         if reporter is not None:
             reporter.write_line(f"celery-conformance: starting store {name} ...")
         state.broker.start_all([name])
+    label_emulated_targets(state)
     missing = {n: r for n, r in state.broker.unavailable().items() if n in required}
     if missing:
         msg = "\n".join(f"required store {n!r} cannot be provided:\n{r}" for n, r in missing.items())
@@ -269,9 +293,13 @@ def _capabilities_the_store_withholds(request):
 
 
 @pytest.fixture
-def capabilities(conformance_target):
-    """The capabilities the backend under test declares."""
-    return conformance_target.spec.capabilities
+def capabilities(conformance_target, store_server):
+    """The capabilities the backend under test declares, with what its store
+    fixes (a TTL granularity) applied."""
+    caps = conformance_target.spec.capabilities
+    if store_server.capability_overrides:
+        caps = caps.replace(**store_server.capability_overrides)
+    return caps
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from .capabilities import Capabilities, KnownFailure
 
 SQL_STORES = ("sqlite", "postgresql", "mysql")
 COSMOS_STORES = ("cosmosdb",)
+ARANGO_STORES = ("arangodb",)
 
 
 def _sqlalchemy_operational_error() -> BaseException:
@@ -52,6 +53,23 @@ def _documentdb_error(status: int, message: str):
 
     make.__name__ = f"documentdb_http_{status}"
     return make
+
+
+def _arango_error(error_num: int, code: int, message: str):
+    def make() -> BaseException:
+        from pyArango.theExceptions import AQLQueryError
+
+        return AQLQueryError(message, "RETURN 1", {"error": True, "errorNum": error_num,
+                                                   "code": code, "errorMessage": message})
+
+    make.__name__ = f"arango_error_{error_num}"
+    return make
+
+
+def _requests_connection_error() -> BaseException:
+    import requests
+
+    return requests.ConnectionError("Connection refused")
 
 
 def https_url(url: str, host: str, port: int) -> str:
@@ -93,12 +111,17 @@ class Target:
 
     spec: BackendSpec
     store: str
+    #: the store is an emulation of the real server (said in the id, so that
+    #: no test id or report is mistaken for one against the real thing)
+    emulated: bool = False
 
     @property
     def id(self) -> str:
         if STORE_ALIASES.get(self.store) == (self.spec, self.store):
-            return self.store  # the short --backend name selects exactly this target
-        return f"{self.spec.name}@{self.store}"
+            base = self.store  # the short --backend name selects exactly this target
+        else:
+            base = f"{self.spec.name}@{self.store}"
+        return f"{base}-emulated" if self.emulated else base
 
 
 #: what every SQLAlchemy table backend here declares
@@ -229,16 +252,36 @@ REFERENCE_COSMOSDBSQL = BackendSpec(
                 "(backends/cosmosdbsql.py)",
 )
 
+#: Divergences every Celery 5.7.0 KeyValueStoreBackend subclass inherits from
+#: the base class (the reference key-value backends pass the same tests).
+CELERY_KEY_VALUE_BASE_KNOWN_FAILURES: tuple = (
+    KnownFailure(test="test_empty_or_none_id_raises_value_error_before_any_io*", clause="BI1",
+                 reason=("Celery's code: ids are not checked before I/O; '' and None reach "
+                         "the store")),
+    KnownFailure(test="test_garbage_record_raises_naming_the_id*", clause="BI5", reason=(
+        "Celery's code: decode errors (kombu DecodeError) propagate without the task id")),
+    KnownFailure(test="test_truncated_record_raises_naming_the_id*", clause="BI5", reason=(
+        "Celery's code: decode errors propagate without the task id")),
+    KnownFailure(test="test_empty_failure_payload_raises_value_error", clause="EX5", reason=(
+        "Celery's code: exception_to_python() returns None for a falsy payload ({}), so a "
+        "FAILURE without exc_type reads back as result None instead of raising ValueError")),
+    KnownFailure(test="test_empty_string_failure_payload_raises", clause="EX7", reason=(
+        "Celery's code: exception_to_python() returns None for a falsy payload ('')")),
+    KnownFailure(test="test_saving_a_non_group_fails_clearly_and_never_restores_a_group",
+                 clause="GR6", reason=(
+        "Celery's code: _save_group() calls result.as_tuple(), so a non-group fails with "
+        "AttributeError instead of an error saying a GroupResult was expected")),
+    KnownFailure(test="test_store_*", clause="RY1", reason=(
+        "Celery's code: exception_safe_to_retry() is BaseBackend's (always False), so no "
+        "store error is ever retried: lost connections, 503s and conflicts included")),
+    KnownFailure(test="test_*_past_max_retries_*", clause="RY2", reason=(
+        "Celery's code: no error is classified retryable, so the first one is raised as it "
+        "is instead of BackendStoreError/BackendGetMetaError after max_retries")),
+)
+
 #: Known failures of Celery 5.7.0's own CosmosDBSQLBackend (pydocumentdb), each a
 #: real divergence of Celery's code (the reference backend passes the same tests).
-CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = (
-    KnownFailure(test="test_empty_or_none_id_raises_value_error_before_any_io*", clause="BI1",
-                 reason=("ids are not checked before I/O: '' and None reach the store "
-                         "(get_key_for_task raises only after _store_result began)")),
-    KnownFailure(test="test_garbage_record_raises_naming_the_id*", clause="BI5", reason=(
-        "decode errors (kombu DecodeError) propagate without the task id")),
-    KnownFailure(test="test_truncated_record_raises_naming_the_id*", clause="BI5", reason=(
-        "decode errors propagate without the task id")),
+CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES + (
     KnownFailure(clause="BI2", test="test_any_accepted_id_round_trips_to_its_own_record", reason=(
         "the key is used raw as the document id: ids holding / \\ ? # are refused "
         "('Id contains illegal chars'), ids ending in a space too")),
@@ -250,11 +293,6 @@ CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = (
     KnownFailure(clause="SC3", test="test_injection_ids_and_states_round_trip_as_data", reason=(
         "the key is used raw as the document id, so ids holding / \\ ? # are refused "
         "instead of round-tripping as data")),
-    KnownFailure(test="test_empty_failure_payload_raises_value_error", clause="EX5", reason=(
-        "exception_to_python() returns None for a falsy payload ({}), so a FAILURE without "
-        "exc_type reads back as result None instead of raising ValueError")),
-    KnownFailure(test="test_empty_string_failure_payload_raises", clause="EX7", reason=(
-        "exception_to_python() returns None for a falsy payload ('')")),
     KnownFailure(test="test_pickle_*", clause="RT4", reason=(
         "the encoded value is put in a JSON document as it is: bytes from binary serializers "
         "(pickle, msgpack) fail with 'Object of type bytes is not JSON serializable'")),
@@ -264,10 +302,6 @@ CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = (
     KnownFailure(test="test_unpickled_*", clause="RT11", reason=(
         "__init__ does not pass url to Backend.__init__, so backend.url is None and "
         "pickle.loads(pickle.dumps(backend)) fails in _parse_url(None)")),
-    KnownFailure(test="test_saving_a_non_group_fails_clearly_and_never_restores_a_group",
-                 clause="GR6", reason=(
-        "_save_group() calls result.as_tuple(): a non-group fails with AttributeError (or "
-        "a list is stored) instead of an error saying a GroupResult was expected")),
     KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
                  reason=(
         "the SUCCESS guard is read-then-write (_get_task_meta_for, then UpsertDocument): "
@@ -287,12 +321,6 @@ CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = (
     KnownFailure(test="test_cleanup_*", clause="XP6", reason="cleanup() is a no-op"),
     KnownFailure(test="test_results_expire", clause="XP5", reason=(
         "never expires: cleanup() is a no-op and no server TTL is set on the collection")),
-    KnownFailure(test="test_store_*", clause="RY1", reason=(
-        "exception_safe_to_retry() is BaseBackend's (always False): no store error is ever "
-        "retried, 503 and lost connections included")),
-    KnownFailure(test="test_*_past_max_retries_*", clause="RY2", reason=(
-        "no error is classified retryable, so the first 503 is raised as it is instead of "
-        "BackendStoreError/BackendGetMetaError after max_retries")),
     KnownFailure(test="test_backend_agrees_with_*_model", reason=(
         "cleanup() is a no-op, so results and groups the model has expired still read back "
         "(XP1)")),
@@ -314,13 +342,110 @@ CELERY_COSMOSDBSQL = BackendSpec(
                 "(pydocumentdb)",
 )
 
+#: what an ArangoDB key-value backend declares
+ARANGO_CAPABILITIES = Capabilities(
+    kind="kv",
+    native_expiry=True,
+    # ArangoDB removes expired documents in a background thread that runs every
+    # 30 s by default (--ttl.frequency); a store may declare a finer one
+    expiry_granularity_s=31.0,
+    transient_error=_arango_error(1200, 409, "write-write conflict"),
+    permanent_error=_arango_error(1501, 400, "syntax error, unexpected identifier"),
+    https_endpoint=https_url,
+)
+
+REFERENCE_ARANGODB = BackendSpec(
+    name="reference-arangodb",
+    backend="backends.arangodb:ArangoDbBackend",
+    stores=ARANGO_STORES,
+    capabilities=ARANGO_CAPABILITIES,
+    backdoor="suite.backdoors:ReferenceArangoBackdoor",
+    description="the reference ArangoDB backend on pyArango (backends/arangodb.py)",
+)
+
+#: Known failures of Celery 5.7.0's own ArangoDbBackend; each reason says
+#: whether it is Celery's code or could come from the emulated server.
+_CELERY = "Celery's code: "
+CELERY_ARANGODB_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES + (
+    KnownFailure(clause="BI2", test="test_any_accepted_id_round_trips_to_its_own_record", reason=(
+        _CELERY + "the key is used raw as _key, so ids with characters outside ArangoDB's "
+        "documented key alphabet (space, /, ?, #, non-ASCII...) fail with 1221 illegal "
+        "document key")),
+    KnownFailure(clause="BI2", test="test_ids_differing_only_in_their_tail_are_distinct",
+                 reason=_CELERY + "the key is used raw as _key: 1221 for characters outside "
+                                  "the documented key alphabet"),
+    KnownFailure(clause="BI2", test="test_ids_of_155_characters_are_never_truncated",
+                 reason=_CELERY + "the key is used raw as _key: 1221 for '/'"),
+    KnownFailure(clause="BI3", test="test_ids_differing_only_in_case_are_different_results",
+                 reason=_CELERY + "the key is used raw as _key: 1221 for characters outside "
+                                  "the documented key alphabet"),
+    KnownFailure(clause="SC3", test="test_injection_ids_and_states_round_trip_as_data", reason=(
+        _CELERY + "the key is used raw as _key, so ids holding quotes or spaces fail with "
+        "1221 instead of round-tripping as data (the AQL itself is bound, not pasted)")),
+    KnownFailure(test="test_pickle_*", clause="RT4", reason=(
+        _CELERY + "the encoded value goes into the AQL bind variables as it is; pyArango "
+        "serialises bytes with default=str, so a pickle is stored as the text \"b'\\x80...'\" "
+        "and cannot be read back")),
+    KnownFailure(test="test_unpicklable_exception_is_wrapped_under_pickle", clause="EX8",
+                 reason=_CELERY + "under result_serializer=pickle nothing reads back (bytes "
+                                  "stored as their repr)"),
+    KnownFailure(test="test_unpickled_*", clause="RT11", reason=(
+        _CELERY + "the url is not passed to Backend.__init__, so a pickled backend is "
+        "rebuilt without it and connects to the default 127.0.0.1:8529")),
+    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+                 reason=(
+        _CELERY + "the SUCCESS guard is read-then-write (_get_task_meta_for, then an "
+        "unconditional UPSERT): a STARTED writer that read before SUCCESS was stored "
+        "overwrites it")),
+    KnownFailure(test="test_invalid_url_raises_improperly_configured[[]*-bad-port-*]",
+                 clause="CF1", reason=_CELERY + "a bad port escapes as a bare ValueError"),
+    KnownFailure(test="test_invalid_url_raises_improperly_configured[[]*-unknown-dialect-*]",
+                 clause="CF1", reason=(
+        _CELERY + "a path without /database/collection escapes as a bare ValueError "
+        "(not enough values to unpack)")),
+    KnownFailure(test="test_invalid_url_raises_improperly_configured[[]*-not-a-url-class]",
+                 clause="CF1", reason=(
+        _CELERY + "a string that is not a URL reaches requests, which raises InvalidURL")),
+    KnownFailure(test="test_invalid_setting_raises_improperly_configured[[]*-result_expires]",
+                 clause="CF1", reason=(
+        _CELERY + "result_expires='soon' is not validated: expires_delta raises TypeError")),
+    KnownFailure(test="test_cleanup_*", clause="XP1", reason=(
+        _CELERY + "cleanup() filters on record.task.date_done, but task is the encoded JSON "
+        "string, so the attribute is null, and null sorts before every string (AQL's "
+        "documented type order): cleanup() deletes every result and group, young ones too")),
+    KnownFailure(test="test_cleanup_*", clause="XP2", reason=(
+        _CELERY + "cleanup() deletes every record (record.task.date_done is null < checkpoint)")),
+    KnownFailure(test="test_cleanup_*", clause="XP4", reason=(
+        _CELERY + "cleanup() deletes every record (record.task.date_done is null < checkpoint)")),
+    KnownFailure(test="test_cleanup_*", clause="XP7", reason=(
+        _CELERY + "cleanup() deletes young results too (record.task.date_done is null)")),
+    KnownFailure(test="test_backend_agrees_with_*_model", reason=(
+        _CELERY + "cleanup() deletes every result and group, including those written less "
+        "than result_expires ago (XP2)")),
+)
+
+CELERY_ARANGODB = BackendSpec(
+    name="celery-arangodb",
+    backend="celery.backends.arangodb:ArangoDbBackend",
+    stores=ARANGO_STORES,
+    # no TTL index is made; https only through arangodb_backend_settings
+    capabilities=ARANGO_CAPABILITIES.replace(
+        native_expiry=False, expiry_granularity_s=0.0, https_endpoint=None,
+        transient_error=_requests_connection_error),
+    known_failures=CELERY_ARANGODB_KNOWN_FAILURES,
+    backdoor="suite.backdoors:ArangoDocumentBackdoor",
+    description="Celery 5.7.0's built-in celery.backends.arangodb:ArangoDbBackend (pyArango)",
+)
+
 SPECS: dict[str, BackendSpec] = {s.name: s for s in (
-    REFERENCE_DATABASE, CELERY_DATABASE, REFERENCE_COSMOSDBSQL, CELERY_COSMOSDBSQL)}
+    REFERENCE_DATABASE, CELERY_DATABASE, REFERENCE_COSMOSDBSQL, CELERY_COSMOSDBSQL,
+    REFERENCE_ARANGODB, CELERY_ARANGODB)}
 
 #: ``--backend`` short names: the reference backend for each store.
 STORE_ALIASES: dict[str, tuple[BackendSpec, str]] = {
     **{store: (REFERENCE_DATABASE, store) for store in SQL_STORES},
     "cosmosdb": (REFERENCE_COSMOSDBSQL, "cosmosdb"),
+    "arangodb": (REFERENCE_ARANGODB, "arangodb"),
 }
 
 

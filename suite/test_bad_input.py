@@ -94,6 +94,13 @@ def test_empty_or_none_id_raises_value_error_before_any_io(backend, backdoor, op
 # ------------------------------------------------------------------- BI2
 @pytest.mark.clause("BI2")
 @given(task_id=task_ids())
+# the characters the clause names, each always tried
+@example(task_id="bi2/slash/" + "0" * 8)
+@example(task_id="bi2\\backslash\\" + "1" * 8)
+@example(task_id="bi2?query?" + "2" * 8)
+@example(task_id="bi2#hash#" + "3" * 8)
+@example(task_id="bi2%2Fpercent%" + "4" * 8)
+@example(task_id="bi2 'quotes\" and space " + "5" * 8 + " ")
 def test_any_accepted_id_round_trips_to_its_own_record(backend, backdoor, task_id):
     """Any id Celery accepts (up to 155 characters of any Unicode but NUL and
     lone surrogates, with / \\ ? # % space and quotes) round-trips to its own

@@ -13,7 +13,7 @@ import uuid
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from celery import Celery, states
@@ -23,6 +23,8 @@ from backends.cosmosdbsql import (ID_LIMIT, CosmosDBSQLBackend, MGET_BATCH, docu
                                   key_of_document_id)
 
 pytest.importorskip("azure.cosmos")
+
+from _live import check_first_writes_in_parallel, live_store_fixtures  # noqa: E402
 
 KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 QUOTED = quote(KEY, safe="")
@@ -114,39 +116,7 @@ def test_case_and_percent_forms_stay_distinct():
 
 
 # ------------------------------------------------------- against the server
-@pytest.fixture(scope="module")
-def cosmos_store(tmp_path_factory):
-    from containers import StoreUnavailable, cosmosdb, obtain
-
-    try:
-        store = obtain(cosmosdb.PROVIDER, str(tmp_path_factory.mktemp("cosmos")))
-    except StoreUnavailable as exc:
-        pytest.skip(f"not run: {exc}")
-    yield store
-    store.stop()
-
-
-@pytest.fixture
-def namespace(cosmos_store):
-    ns = cosmos_store.create_namespace("backend")
-    yield ns
-    cosmos_store.drop_namespace(ns)
-
-
-@pytest.fixture
-def make(namespace):
-    made = []
-
-    def make_backend(**conf):
-        settings = dict(namespace.settings, **namespace.trust_settings)
-        settings.update(conf)
-        backend = backend_for(namespace.url, **settings)
-        made.append(backend)
-        return backend
-
-    yield make_backend
-    for backend in made:
-        backend.close()
+store, namespace, make = live_store_fixtures("cosmosdb", backend_for)
 
 
 class RequestLog(logging.Handler):
@@ -207,22 +177,7 @@ def test_database_and_container_created_once_by_concurrent_backends(namespace, m
     """Several backends creating the same database and container at once all
     succeed (409 from a concurrent creator is no error)."""
     backends = [make(cosmosdbsql_collection_name="shared") for _ in range(6)]
-    errors = []
-
-    def first_write(backend, n):
-        try:
-            backend.store_result(f"c{n}", n, states.SUCCESS)
-        except Exception as exc:  # collected for the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=first_write, args=(b, n)) for n, b in enumerate(backends)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
-    assert [backends[0].get_task_meta(f"c{n}", cache=False)["result"] for n in range(6)] == \
-        list(range(6))
+    check_first_writes_in_parallel(backends)
 
 
 def test_key_never_in_logs(make):

@@ -102,3 +102,50 @@ def test_contract_tests_run_once_per_target(harness):
     result.stdout.fnmatch_lines(["test_ids.py::test_target[[]sqlite]",
                                  "test_ids.py::test_target[[]celery-database@sqlite]"])
     assert "2 tests collected" in result.stdout.str()
+
+
+def test_emulated_store_is_said_in_the_target_id():
+    """A target whose store is an emulation carries '-emulated' in its id, so
+    test ids and report names never pass it off as the real server."""
+    from suite.targets import REFERENCE_ARANGODB
+
+    assert Target(REFERENCE_ARANGODB, "arangodb").id == "arangodb"
+    assert Target(REFERENCE_ARANGODB, "arangodb", emulated=True).id == "arangodb-emulated"
+    assert Target(CELERY_DATABASE, "sqlite", emulated=True).id == "celery-database@sqlite-emulated"
+
+
+def test_targets_are_labelled_from_the_store_kind_the_provider_expects(monkeypatch):
+    """Before any store runs, the label comes from what the ladder will start:
+    a URL or a container engine means the real server, else the local route."""
+    import containers
+    from suite.plugin import label_emulated_targets
+    from suite.targets import REFERENCE_ARANGODB
+
+    class Provider(containers.StoreProvider):
+        name, local_kind = "arangodb", "emulated"
+        recognizes = staticmethod(lambda url: url.startswith("arangodb:"))
+        from_url = from_local = local_unavailable_reason = lambda *a: None
+
+    class Broker:
+        def started(self):
+            return {}
+
+    class Settings:
+        backend_url = None
+
+    class State:
+        targets = [Target(REFERENCE_ARANGODB, "arangodb"), Target(REFERENCE_DATABASE, "sqlite")]
+        broker, settings = Broker(), Settings()
+
+    monkeypatch.setattr(containers, "providers", lambda: {"arangodb": Provider()})
+    monkeypatch.setattr(containers, "container_engine", lambda: (False, "none"))
+    state = State()
+    label_emulated_targets(state)
+    assert [t.id for t in state.targets] == ["arangodb-emulated", "sqlite"]
+    state.settings.backend_url = "arangodb://root@db.example:8529/x/y"
+    label_emulated_targets(state)
+    assert [t.id for t in state.targets] == ["arangodb", "sqlite"]
+    state.settings.backend_url = None
+    monkeypatch.setattr(containers, "container_engine", lambda: (True, "answered"))
+    label_emulated_targets(state)
+    assert [t.id for t in state.targets] == ["arangodb", "sqlite"]
