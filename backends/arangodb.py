@@ -75,7 +75,8 @@ TRANSIENT_ERROR_NUMBERS = frozenset({18, 21, 30, 1200, 1457, 1497})
 TRANSIENT_HTTP_CODES = frozenset({408, 429, 502, 503, 504})
 
 KEY_LIMIT_BYTES = 254
-_KEY_SAFE = re.compile(r"[A-Za-z0-9_\-:.@()+,=;$!*']")
+#: characters outside ArangoDB's key alphabet, and "%" (the escape character)
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-:.@()+,=;$!*']")
 #: documents per cursor batch of mget
 MGET_BATCH = 1000
 #: UPSERT rounds under write-write conflicts before a write gives up
@@ -84,16 +85,14 @@ MAX_WRITE_ROUNDS = 50
 
 def document_key(key: str) -> str:
     """The ``_key`` under which ``key`` is stored (reversible unless hashed)."""
-    out = []
-    for char in key:
-        if _KEY_SAFE.match(char):
-            out.append(char)
-        else:
-            out.extend(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass"))
-    encoded = "".join(out)
+    encoded = _KEY_UNSAFE.sub(_percent_encode, key)
     if len(encoded) <= KEY_LIMIT_BYTES:
         return encoded
     return "%H" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _percent_encode(match) -> str:
+    return "".join(f"%{b:02X}" for b in match.group().encode("utf-8", "surrogatepass"))
 
 
 def key_of_document_key(doc_key: str) -> Optional[str]:
@@ -109,8 +108,12 @@ IN @@collection
 OPTIONS {keepNull: true, mergeObjects: false}
 RETURN 1
 """
-_GET = "RETURN DOCUMENT(@@collection, @key)"
-_MGET = "FOR k IN @keys LET d = DOCUMENT(@@collection, k) FILTER d != null RETURN d"
+#: the fields a read needs (not _id, _rev, times)
+_READ_FIELDS = '"_key", "key", "task", "value_encoding"'
+_GET = f"LET d = DOCUMENT(@@collection, @key) RETURN d == null ? null : KEEP(d, {_READ_FIELDS})"
+#: one row per key, in key order: [stored key, task, value_encoding], or null
+_MGET = ("FOR k IN @keys LET d = DOCUMENT(@@collection, k) "
+         "RETURN d == null ? null : [d.key, d.task, d.value_encoding]")
 _DELETE = "REMOVE {_key: @key} IN @@collection OPTIONS {ignoreErrors: true}"
 _CLEANUP = """
 FOR d IN @@collection
@@ -361,11 +364,14 @@ class ArangoDbBackend(ReferenceKeyValueBackend):
         return None if doc is None else StoredValue.read(key, doc, "task")
 
     def _fetch_many(self, keys):
-        by_key = {document_key(k): k for k in keys}
         found = {}
-        for doc in self._rows(self._query(_MGET, keys=list(by_key))):
-            key = by_key.get(doc.get("_key"))
-            if key is not None:
+        rows = self._rows(self._query(_MGET, keys=[document_key(k) for k in keys]))
+        for key, row in zip(keys, rows):
+            if row is not None:
+                stored_key, task, encoding = row
+                doc = {"task": task, "value_encoding": encoding}
+                if stored_key is not None:
+                    doc["key"] = stored_key
                 found[key] = StoredValue.read(key, doc, "task")
         return found
 

@@ -18,10 +18,10 @@ What it does differently from Celery 5.7's backend, and why:
   ``cosmosdbsql_verify_tls`` is False (or names a CA bundle to verify with),
   also for endpoints named localhost or 127.0.0.1, where azure-cosmos on its
   own silently skips verification.
-* **Atomic SUCCESS guard.** A task write reads the document's etag and then
-  replaces it with ``If-Match`` (or creates it, failing if another writer
-  created it first), starting over on 412/409; a stored SUCCESS is never
-  replaced. The server decides, not a read in the client.
+* **Atomic SUCCESS guard.** A task write first tries to create the document
+  (one request for a new id); when it exists, it reads the document's etag and
+  replaces it with ``If-Match``, starting over on 412/409; a stored SUCCESS is
+  never replaced. The server decides, not a read in the client.
 * **Every id round-trips.** Cosmos ids cannot hold ``/ \\ ? #`` and are at
   most 255 characters: those characters, ``%`` and control characters are
   percent-encoded, and a key still too long is stored under ``%H`` + its
@@ -332,6 +332,13 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         if not sticky:
             container.upsert_item(doc)
             return
+        # Most task ids are written once: try to create the document first
+        # (one request), and only when it exists decide on what is stored.
+        try:
+            container.create_item(doc)
+            return
+        except cosmos_errors.CosmosResourceExistsError:
+            pass
         for _ in range(self.max_write_rounds):
             current = self._read_document(doc["id"])
             if current is None:
