@@ -156,6 +156,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         self._verify_tls = verify
         self._lock = threading.Lock()
         self._client = None
+        self._session = None
         self._container = None
 
     # ------------------------------------------------------------ configuration
@@ -221,6 +222,11 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
 
     # ------------------------------------------------------------------ client
     def _new_client(self):
+        import os
+
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+
         policy = ConnectionPolicy()
         policy.RetryOptions = RetryOptions(
             max_retry_attempt_count=self._max_retry_attempts,
@@ -233,12 +239,21 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
 
             policy.SSLConfiguration = SSLConfiguration()
             policy.SSLConfiguration.SSLCaCerts = (
-                self._verify_tls if isinstance(self._verify_tls, str) else certifi.where())
+                self._verify_tls if isinstance(self._verify_tls, str)
+                else os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                or certifi.where())
+        # The environment's proxy settings are read once here, not on every
+        # request (requests re-reads the whole environment per request otherwise)
+        session = requests.Session()
+        session.trust_env = False
+        session.proxies = requests.utils.get_environ_proxies(self._endpoint)
+        self._session = session
         return cosmos.CosmosClient(
             self._endpoint, credential=self._key, consistency_level=self._consistency_level,
             connection_policy=policy, connection_verify=bool(self._verify_tls),
             connection_timeout=self.connection_timeout, read_timeout=self.read_timeout,
-            retry_connect=0, retry_read=0, retry_status=0)
+            retry_connect=0, retry_read=0, retry_status=0,
+            transport=RequestsTransport(session=session, session_owner=False))
 
     @property
     def container(self):
@@ -271,8 +286,11 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
     def close(self) -> None:
         """Close the HTTP session of this backend's client."""
         client, self._client, self._container = self._client, None, None
+        session, self._session = self._session, None
         if client is not None:
             client.close()
+        if session is not None:
+            session.close()
 
     # ----------------------------------------------------------------- retries
     def exception_safe_to_retry(self, exc):

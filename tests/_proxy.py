@@ -7,7 +7,7 @@ import re
 import socket
 import threading
 
-_REQUEST_LINE = re.compile(rb"(GET|POST|PUT|PATCH|DELETE|HEAD) (/\S*) HTTP/1\.[01]\r\n")
+_REQUEST_LINE = re.compile(rb"(GET|POST|PUT|PATCH|DELETE|HEAD) (/\S*|https?://\S+) HTTP/1\.[01]\r\n")
 
 
 class TcpProxy:

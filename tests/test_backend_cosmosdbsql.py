@@ -294,3 +294,25 @@ def test_refused_connection_is_retryable():
     with pytest.raises(Exception) as caught:
         backend.get("k")
     assert backend.exception_safe_to_retry(caught.value), repr(caught.value)
+
+
+def test_proxy_from_the_environment_is_used(make, namespace, monkeypatch):
+    """HTTP_PROXY is honoured (read once when the client is made): requests
+    go through the proxy, seen on the wire by a real TCP proxy."""
+    from _proxy import TcpProxy
+
+    from containers.cosmosdb import parse_url
+
+    proxy = TcpProxy(parse_url(namespace.url).port)
+    try:
+        for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        backend = make()
+        try:
+            backend.get_task_meta("through-the-proxy", cache=False)
+        except Exception:  # the store may refuse proxy-form requests; the wire is what counts
+            pass
+    finally:
+        proxy.close()
+    assert any(path.startswith("http://") for _, path in proxy.requests), proxy.requests
