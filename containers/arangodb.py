@@ -168,6 +168,8 @@ class ArangoProvider(StoreProvider):
     env_var = "CELERY_CONFORMANCE_ARANGODB_URL"
     local_install_hint = ""
     local_kind = "emulated"
+    local_route_label = ("the project's emulated ArangoDB-compatible server "
+                         "(containers/arango_emulator; not ArangoDB)")
 
     def recognizes(self, url: str) -> bool:
         return url.split(":", 1)[0].lower() == "arangodb"

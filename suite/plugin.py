@@ -197,6 +197,11 @@ def pytest_sessionstart(session) -> None:
         if reporter is not None:
             reporter.write_line(f"celery-conformance: starting store {name} ...")
         state.broker.start_all([name])
+        store = state.broker.started().get(name)
+        if reporter is not None and store is not None:
+            reporter.write_line(f"celery-conformance: store {name}: {store.describe()}"
+                                + ("  [EMULATED: not the real server]"
+                                   if store.kind == "emulated" else ""))
     label_emulated_targets(state)
     missing = {n: r for n, r in state.broker.unavailable().items() if n in required}
     if missing:
