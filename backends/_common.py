@@ -76,6 +76,16 @@ def naming(exc: BaseException, label: str) -> BaseException:
     return new
 
 
+def strip_backend_prefix(url, prefixes):
+    """``url`` without the first of ``prefixes`` (``conformance_db+``...) that
+    selects a backend class in ``result_backend``; anything else unchanged."""
+    if isinstance(url, str):
+        for prefix in prefixes:
+            if url.startswith(prefix):
+                return url[len(prefix):]
+    return url
+
+
 def validate_serialization(conf, kwargs) -> None:
     """result_serializer and the accepted content name registered serializers."""
     serializer = kwargs.get("serializer") or conf.result_serializer

@@ -53,6 +53,7 @@ from kombu.utils.encoding import bytes_to_str
 from celery.exceptions import ImproperlyConfigured
 from celery.utils.log import get_logger
 
+from ._common import strip_backend_prefix
 from ._kv import ReferenceKeyValueBackend, StoredValue
 
 try:
@@ -189,9 +190,7 @@ class ArangoDbBackend(ReferenceKeyValueBackend):
         if not isinstance(url, str):
             raise ImproperlyConfigured(f"the ArangoDB URL must be a string, got "
                                        f"{type(url).__name__}")
-        for prefix in BACKEND_URL_PREFIXES:
-            if url.startswith(prefix):
-                url = url[len(prefix):]
+        url = strip_backend_prefix(url, BACKEND_URL_PREFIXES)
         if "://" not in url:
             raise ImproperlyConfigured(
                 "Invalid ArangoDB URL: it has no 'scheme://' part; expected "

@@ -46,6 +46,7 @@ What it does differently from Celery 5.7's backend, and why:
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import threading
 import time
@@ -56,6 +57,7 @@ from celery import states
 from celery.exceptions import ImproperlyConfigured
 from celery.utils.log import get_logger
 
+from ._common import strip_backend_prefix
 from ._kv import ReferenceKeyValueBackend, StoredValue
 
 try:
@@ -168,9 +170,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
             raise ImproperlyConfigured(
                 "Missing Cosmos DB URL: set result_backend to "
                 "conformance_cosmosdbsql+https://:KEY@HOST:PORT (the key URL-quoted)")
-        for prefix in BACKEND_URL_PREFIXES:
-            if url.startswith(prefix):
-                url = url[len(prefix):]
+        url = strip_backend_prefix(url, BACKEND_URL_PREFIXES)
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -315,7 +315,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         if encoding:
             doc["value_encoding"] = encoding
         if self.expires:
-            doc["ttl"] = max(1, int(-(-float(self.expires) // 1)))
+            doc["ttl"] = max(1, math.ceil(float(self.expires)))  # whole seconds
         return doc
 
     def _read_document(self, doc_id: str) -> Optional[dict]:

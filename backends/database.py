@@ -82,6 +82,7 @@ from celery.utils.time import maybe_timedelta
 
 from ._common import (ConformantBackendMixin, CorruptResultError, ResultTooLargeError,
                       check_id as _check_id, naming as _naming, positive_int,
+                      strip_backend_prefix,
                       validate_expires, validate_serialization)
 from ._sql_models import models_for
 
@@ -308,7 +309,7 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
             self.max_payload_bytes = positive_int(own["max_payload_bytes"], "max_payload_bytes")
         self.expires = validate_expires(self.expires)
 
-        self.url = self._strip_prefix(url or dburi or conf.database_url)
+        self.url = strip_backend_prefix(url or dburi or conf.database_url, BACKEND_URL_PREFIXES)
         if not self.url:
             raise ImproperlyConfigured(
                 "Missing connection string! Set result_backend (or database_url) to a "
@@ -370,14 +371,6 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
                                type(exc).__name__, exc)
 
     # ------------------------------------------------------------ configuration
-    @staticmethod
-    def _strip_prefix(url):
-        if isinstance(url, str):
-            for prefix in BACKEND_URL_PREFIXES:
-                if url.startswith(prefix):
-                    return url[len(prefix):]
-        return url
-
     @staticmethod
     def _url_to_str(url):
         if isinstance(url, sa.engine.URL):

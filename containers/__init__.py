@@ -108,6 +108,8 @@ class StoreProvider(abc.ABC):
     embedded: bool = False
     #: what the local route starts, as ``--backends`` lists it
     local_route_label: str = "local server binaries"
+    #: the kind of store the local route starts (STORE_KINDS)
+    local_kind: str = "real"
 
     def recognizes(self, url: str) -> bool:
         """True when ``url`` points at this kind of store."""
@@ -115,9 +117,6 @@ class StoreProvider(abc.ABC):
 
     def url_from_env(self) -> Optional[str]:
         return os.environ.get(self.env_var) or None
-
-    #: the kind of store the local route starts (STORE_KINDS)
-    local_kind: str = "real"
 
     def expected_kind(self, url: Optional[str] = None) -> str:
         """The kind of store the ladder will give, decided without starting it."""

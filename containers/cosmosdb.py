@@ -449,6 +449,7 @@ class CosmosDBProvider(StoreProvider):
     env_var = "CELERY_CONFORMANCE_COSMOSDB_URL"
     # the local reason says how to install Node itself
     local_install_hint = ""
+    local_kind = "independent"
     local_route_label = (f"the independent server {SERVER_PACKAGE} {SERVER_VERSION} "
                          f"(from npm, run with Node.js)")
 

@@ -128,7 +128,8 @@ def label_emulated_targets(state: "ConformanceState") -> None:
         store = started.get(target.store)
         if store is not None:
             kind = store.kind
-        elif target.store in known:
+        elif target.store in known and known[target.store].local_kind == "emulated":
+            # only a store whose local route is an emulation needs the ladder's forecast
             kind = known[target.store].expected_kind(state.settings.backend_url)
         else:
             kind = "real"
