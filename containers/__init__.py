@@ -63,6 +63,9 @@ class StoreServer(abc.ABC):
     #: capability values this server fixes whatever the backend declares
     #: (``{"expiry_granularity_s": 1.5}`` for a server that expires every second)
     capability_overrides: dict = {}
+    #: every namespace it creates is isolated from every other; False: the
+    #: backend's namespace provider narrows it (BackendSpec.namespace)
+    isolates: bool = True
 
     def __init__(self) -> None:
         self.version: str = "unknown"
@@ -75,12 +78,21 @@ class StoreServer(abc.ABC):
     def drop_namespace(self, namespace: Namespace) -> None:
         """Remove a namespace and everything in it (best effort)."""
 
+    #: the server process (containers._process.ServerProcess) or testcontainers
+    #: container this process started, if any: stopped with the store
+    process = None
+    container = None
+
     def log_tail(self, lines: int = 60) -> str:
         """The last lines of the server's log, for failure reports."""
-        return ""
+        return self.process.log_tail(lines) if self.process is not None else ""
 
     def stop(self) -> None:
         """Stop the server if this process started it."""
+        if self.process is not None:
+            self.process.stop()
+        if self.container is not None:
+            self.container.stop()
 
     def connection_info(self) -> dict:
         """What another process needs to reuse this server (no secrets shown
@@ -217,8 +229,8 @@ def obtain(provider: StoreProvider, workdir: str, url: Optional[str] = None) -> 
 
 def providers() -> dict[str, StoreProvider]:
     """Every store this package knows, by name."""
-    from . import arangodb, cosmosdb, mysql, postgresql, sqlite
+    from . import arangodb, cosmosdb, filesystem, memcached, mysql, postgresql, redis, sqlite
 
     found = [sqlite.PROVIDER, postgresql.PROVIDER, mysql.PROVIDER, cosmosdb.PROVIDER,
-             arangodb.PROVIDER]
+             arangodb.PROVIDER, redis.PROVIDER, memcached.PROVIDER, filesystem.PROVIDER]
     return {p.name: p for p in found}

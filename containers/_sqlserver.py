@@ -64,15 +64,9 @@ class SqlServerStore(StoreServer):
     def drop_namespace_sql(self, name: str) -> str:
         raise NotImplementedError
 
-    def log_tail(self, lines: int = 60) -> str:
-        return self.process.log_tail(lines) if self.process else ""
-
     def stop(self) -> None:
         self._engine.dispose()
-        if self.process is not None:
-            self.process.stop()
-        if self.container is not None:
-            self.container.stop()
+        super().stop()
 
     def connection_info(self) -> dict:
         return {"url": self.url.render_as_string(hide_password=False)}

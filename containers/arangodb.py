@@ -111,15 +111,6 @@ class ArangoStore(StoreServer):
                 raise
 
     # ------------------------------------------------------------- lifecycle
-    def log_tail(self, lines: int = 60) -> str:
-        return self.process.log_tail(lines) if self.process else ""
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-        if self.container is not None:
-            self.container.stop()
-
     def connection_info(self) -> dict:
         return {"base_url": self.base_url, "username": self.username,
                 "password": self._password, "kind": self.kind, "route": self.route,

@@ -247,10 +247,7 @@ class CosmosDBStore(StoreServer):
 
     def stop(self) -> None:
         self.stop_client()
-        if self.process is not None:
-            self.process.stop()
-        if self.container is not None:
-            self.container.stop()
+        super().stop()
 
     def connection_info(self) -> dict:
         return {"url": self.endpoint.url(), "kind": self.kind, "route": self.route,
