@@ -1,8 +1,11 @@
 """Backdoors: read and write a backend's raw store without its API.
 
 A contract test uses a backdoor to check what is physically stored ("the store
-holds no record for id") and to plant malformed records (BI5). A backend
-declares its backdoor class in its :class:`~suite.targets.BackendSpec`.
+holds no record for id") and to plant malformed records (BI5, SC4). A backend
+declares its backdoor class in its :class:`~suite.targets.BackendSpec`; a
+key-value backend without one gets :class:`KeyValueBackdoor`, derived from its
+own key API. Every question a backdoor answers is about ids the test chose, never
+about the whole store, which other tests and workers may share.
 """
 
 from __future__ import annotations
@@ -27,11 +30,37 @@ class Backdoor:
         """Write a record straight into the store, bypassing the backend."""
         raise NotImplementedError
 
-    def task_count(self) -> int:
+    def write_raw_group(self, group_id: str, payload: bytes) -> None:
+        """Write a group record straight into the store (None: not supported)."""
         raise NotImplementedError
 
     def close(self) -> None:
         pass
+
+
+class KeyValueBackdoor(Backdoor):
+    """For any Celery key-value backend: the store is reached through the
+    backend's own key API (``task_keyprefix``/``key_t``, ``get``, ``set``), below
+    its encoding, state and id checks."""
+
+    def _key(self, prefix, some_id) -> bytes:
+        # built by hand: get_key_for_task() refuses the empty ids BI1 asks about
+        key_t = self.backend.key_t
+        return key_t("").join([prefix, key_t("None" if some_id is None else some_id)])
+
+    def record_exists(self, task_id: str) -> bool:
+        return self.raw_payload(task_id) is not None
+
+    def raw_payload(self, task_id: str) -> Optional[bytes]:
+        value = self.backend.get(self._key(self.backend.task_keyprefix, task_id))
+        return value.encode("utf-8") if isinstance(value, str) else value
+
+    def write_raw(self, task_id: str, status: str, payload: bytes) -> None:
+        # a key-value record is the encoded meta: the state lives inside payload
+        self.backend.set(self._key(self.backend.task_keyprefix, task_id), payload)
+
+    def write_raw_group(self, group_id: str, payload: bytes) -> None:
+        self.backend.set(self._key(self.backend.group_keyprefix, group_id), payload)
 
 
 class SqlTableBackdoor(Backdoor):
@@ -66,23 +95,25 @@ class SqlTableBackdoor(Backdoor):
             if updated.rowcount == 0:
                 conn.execute(t.insert().values(task_id=task_id, status=status, result=payload))
 
-    def task_count(self) -> int:
-        sa, t = self.sa, self.table
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+    def write_raw_group(self, group_id: str, payload: bytes) -> None:
+        t = self.backend.taskset_cls.__table__
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                t.update().where(t.c.taskset_id == group_id).values(result=payload))
+            if updated.rowcount == 0:
+                conn.execute(t.insert().values(taskset_id=group_id, result=payload))
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-class DocumentBackdoor(Backdoor):
+class DocumentBackdoor(KeyValueBackdoor):
     """For key-value backends keeping one JSON document per key.
 
     Celery's layout is ``{ID_FIELD: key, VALUE_FIELD: encoded}``; a reference
     backend (``reference_layout``) encodes the key into the id and keeps the
     key, the state and the write time in the document, and binary values as
-    base64. Subclasses reach the store: ``_read(doc_id)``, ``_upsert(doc)``
-    and ``_all_keys()``.
+    base64. Subclasses reach the store: ``_read(doc_id)`` and ``_upsert(doc)``.
     """
 
     id_field = "id"
@@ -92,7 +123,6 @@ class DocumentBackdoor(Backdoor):
 
     def __init__(self, backend) -> None:
         super().__init__(backend)
-        self.prefix = self._text(backend.task_keyprefix)
         self._encode = None
         if self.encode_id:
             from celery.utils.imports import symbol_by_name
@@ -104,7 +134,7 @@ class DocumentBackdoor(Backdoor):
         return value.decode() if isinstance(value, bytes) else value
 
     def key(self, task_id: str) -> str:
-        return self._text(self.backend.get_key_for_task(task_id))
+        return self._text(self._key(self.backend.task_keyprefix, task_id))
 
     def document_id(self, key: str) -> str:
         return self._encode(key) if self._encode else key
@@ -113,10 +143,6 @@ class DocumentBackdoor(Backdoor):
         raise NotImplementedError
 
     def _upsert(self, doc: dict) -> None:
-        raise NotImplementedError
-
-    def _all_keys(self) -> list:
-        """(document id, stored key or None) of every document."""
         raise NotImplementedError
 
     def record_exists(self, task_id: str) -> bool:
@@ -134,7 +160,9 @@ class DocumentBackdoor(Backdoor):
         return value.encode("utf-8") if isinstance(value, str) else value
 
     def write_raw(self, task_id: str, status: str, payload: bytes) -> None:
-        key = self.key(task_id)
+        self._write_document(self.key(task_id), status, payload)
+
+    def _write_document(self, key: str, status: Optional[str], payload: bytes) -> None:
         doc = {self.id_field: self.document_id(key)}
         try:
             value, encoding = payload.decode("utf-8"), None
@@ -153,8 +181,9 @@ class DocumentBackdoor(Backdoor):
                        value_encoding=encoding)
         self._upsert(doc)
 
-    def task_count(self) -> int:
-        return sum(1 for doc_id, key in self._all_keys() if (key or doc_id).startswith(self.prefix))
+    def write_raw_group(self, group_id: str, payload: bytes) -> None:
+        self._write_document(self._text(self._key(self.backend.group_keyprefix, group_id)),
+                             None, payload)
 
 
 class CosmosDocumentBackdoor(DocumentBackdoor):
@@ -182,14 +211,6 @@ class CosmosDocumentBackdoor(DocumentBackdoor):
     def _upsert(self, doc: dict) -> None:
         self.container.upsert_item(doc)
 
-    def _all_keys(self) -> list:
-        from azure.cosmos.exceptions import CosmosResourceNotFoundError
-
-        try:
-            return [(d["id"], d.get("key")) for d in self.container.query_items(
-                "SELECT * FROM c", enable_cross_partition_query=True)]
-        except CosmosResourceNotFoundError:
-            return []  # nothing created yet
 
     def close(self) -> None:
         self.client.close()
@@ -233,13 +254,6 @@ class ArangoDocumentBackdoor(DocumentBackdoor):
     def _upsert(self, doc: dict) -> None:
         self._aql("UPSERT {_key: @k} INSERT @d REPLACE @d IN @@c", k=doc["_key"], d=doc)
 
-    def _all_keys(self) -> list:
-        try:
-            return self._aql("FOR d IN @@c RETURN [d._key, d.key]")
-        except RuntimeError as exc:
-            if "1203" in str(exc):  # no collection yet: nothing stored
-                return []
-            raise
 
     def close(self) -> None:
         self.session.close()

@@ -32,9 +32,26 @@ CAPABILITY_DOCS: dict[str, str] = {
     "permanent_error": "an example error the backend must not retry",
     "concurrent_processes": "several processes may write to one store at once",
     "server_clock": "the store stamps completion times with the server's clock",
+    "expiry_clock": "the clock that decides when a result expires: 'client' (expiry "
+                    "instants computed from the client's clock) or 'server' (a store TTL "
+                    "counting down, file modification times, server-stamped times)",
+    "client_clock_expiry": "moving the client's clock controls expiry (expiry_clock="
+                           "'client' and no server_clock)",
+    "configured_by_url": "the backend is configured from result_backend's URL (False: "
+                         "outside it, e.g. through a web framework's settings)",
+    "io_methods": "the backend methods that reach the store (BI1 watches them); empty: "
+                  "get/mget/set/delete/incr/expire for kind='kv', the _store_result-style "
+                  "hooks for kind='table'",
     "https_endpoint": "backend talks to its store over https, where TLS verification "
                       "applies (declared as: how to point a URL at an https host:port)",
 }
+
+
+#: Celery's key-value backend API: every store access goes through these
+KV_IO_METHODS = ("get", "mget", "set", "delete", "incr", "expire")
+#: the hooks through which Celery's Backend base class reaches a table store
+TABLE_IO_METHODS = ("_store_result", "_get_task_meta_for", "_forget", "_save_group",
+                    "_restore_group", "_delete_group")
 
 
 @dataclass(frozen=True)
@@ -61,11 +78,33 @@ class Capabilities:
     #: ``(url, host, port) -> url``: the backend's URL ``url`` pointed at an
     #: https endpoint on host:port (None: the backend does not speak https)
     https_endpoint: Optional[Callable[[str, str, int], str]] = None
+    #: "client": expiry instants come from the client's clock (clock travel
+    #: controls them, even where a server TTL index acts on them); "server":
+    #: the store measures elapsed time itself (Redis SETEX, memcached TTLs,
+    #: file mtimes), so expiry tests run in real time
+    expiry_clock: Literal["client", "server"] = "client"
+    #: backend methods that perform I/O on the store (empty: derived from kind)
+    io_methods: tuple = ()
+    #: False: the backend ignores result_backend's URL (configured elsewhere),
+    #: so the URL parts of CF1 and SC1 are not run
+    configured_by_url: bool = True
 
     @property
     def key_value(self) -> bool:
         """True for key-value backends (derived from ``kind``, for ``requires``)."""
         return self.kind == "kv"
+
+    @property
+    def client_clock_expiry(self) -> bool:
+        """True when moving the client's clock controls expiry."""
+        return self.expiry_clock == "client" and not self.server_clock
+
+    @property
+    def store_io_methods(self) -> tuple:
+        """The methods through which the backend reaches its store."""
+        if self.io_methods:
+            return tuple(self.io_methods)
+        return KV_IO_METHODS if self.kind == "kv" else TABLE_IO_METHODS
 
     def has(self, name: str) -> bool:
         """True when the named capability is declared (truthy)."""
@@ -87,6 +126,35 @@ class Capabilities:
                 value = sorted(value)
             out[f.name] = value
         return out
+
+
+def infer_capabilities(cls) -> tuple:
+    """What a Celery backend class declares about itself, read from its
+    attributes: ``(Capabilities, {field: "the attribute it came from"})``.
+    Used for a bare ``module:Class`` that no BackendSpec describes."""
+    from celery.backends.base import Backend, BaseKeyValueStoreBackend
+
+    kind = "kv" if isinstance(cls, type) and issubclass(cls, BaseKeyValueStoreBackend) \
+        else "table"
+    autoexpire = bool(getattr(cls, "supports_autoexpire", False))
+    cleans = getattr(cls, "cleanup", None) is not Backend.cleanup
+    values = {
+        "kind": (kind, "a subclass of BaseKeyValueStoreBackend" if kind == "kv"
+                 else "not a BaseKeyValueStoreBackend"),
+        "supports_compression": (bool(getattr(cls, "supports_result_compression", False)),
+                                 "supports_result_compression"),
+        "native_expiry": (autoexpire, "supports_autoexpire"),
+        "implements_incr": (bool(getattr(cls, "implements_incr", False)), "implements_incr"),
+        "native_join": (bool(getattr(cls, "supports_native_join", False)),
+                        "supports_native_join"),
+        "cleanup": (cleans, "cleanup() overrides Backend.cleanup" if cleans
+                    else "cleanup() is Backend.cleanup, a no-op"),
+    }
+    if autoexpire:
+        # Celery's autoexpiring stores count a relative TTL down themselves
+        values["expiry_clock"] = ("server", "supports_autoexpire (a TTL the store counts down)")
+    caps = Capabilities(**{name: value for name, (value, _) in values.items()})
+    return caps, {name: source for name, (_, source) in values.items()}
 
 
 @dataclass(frozen=True)

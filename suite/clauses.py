@@ -149,7 +149,7 @@ _CATALOGUE = [
     Clause('CC4', 'L1', 'ALL',
            '`get_many` under concurrent completion yields each id at most once and only when ready; TimeoutError only if some id is still not ready at the deadline.'),
     Clause('PL1', 'L1', 'ALL',
-           '`wait_for(id, timeout=0)` returns a ready meta or raises TimeoutError without sleeping; with timeout t it returns within t plus one interval.'),
+           'Waiting for a result (`AsyncResult.get(timeout=...)`, and `wait_for` on backends that have it) with timeout 0 returns a ready result or raises TimeoutError without sleeping; with timeout t it returns within t plus one polling interval.'),
     Clause('PL2', 'L1', 'KV',
            '`mget(keys)` returns one entry per key in key order (None for a missing key), or a mapping keyed by key; `get_many` yields (id, meta) only for ready ids.'),
     Clause('PL3', 'L1', 'ALL',

@@ -19,7 +19,7 @@ from .capabilities import CAPABILITY_DOCS
 from .clauses import CLAUSES
 from .config import resolve as resolve_settings
 from .plumbing import build_backend
-from .report import ReportCollector, level_of
+from .report import ReportCollector, clause_verdicts, level_of
 from .stores import WORKERINPUT_KEY, StoreBroker
 from .targets import SPECS, STORE_ALIASES, Target, TargetError, resolve as resolve_target
 
@@ -78,7 +78,9 @@ def pytest_addoption(parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before hypothesis's plugin loads a profile
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "clause(*ids): contract clause(s) this test checks")
+    config.addinivalue_line("markers", "clause(*ids, role='dedicated'): contract clause(s) "
+                                       "this test checks; role='model' for a test that "
+                                       "exercises many at once and makes none hold alone")
     config.addinivalue_line("markers", "requires(*capabilities): skip unless the backend "
                                        "declares every named capability")
     if config.option.list_backends:
@@ -110,7 +112,10 @@ def pytest_configure(config) -> None:
     label_emulated_targets(state)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(_ReportHooks(state.collector), "celery-conformance-report")
-    if _is_xdist_controller(config):
+    if not _is_worker(config):
+        # xdist's controller plugin (dsession) registers after this tryfirst
+        # hook, so the hook that hands the controller's stores to each worker
+        # is registered whenever this may become a controller; it only fires there
         config.pluginmanager.register(_XdistHooks(), "celery-conformance-xdist")
 
 
@@ -146,7 +151,79 @@ def pytest_cmdline_main(config) -> Optional[int]:
     if not config.option.list_backends:
         return None
     print(describe_backends(config.option.backend_url))
+    for value in config.option.backend:
+        for name in value.split(","):
+            if ":" in name:
+                print()
+                print(describe_capabilities(name.strip()))
     return 0
+
+
+def contract_requirements() -> dict:
+    """capability -> names of the contract tests that need it (requires marks)."""
+    import importlib
+    import pkgutil
+
+    from . import __name__ as package
+
+    needs: dict = {}
+    here = importlib.import_module(package)
+    for info in pkgutil.iter_modules(here.__path__):
+        if not info.name.startswith("test_"):
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        for name, obj in vars(module).items():
+            if not name.startswith("test_"):
+                continue
+            for mark in getattr(obj, "pytestmark", []):
+                if mark.name == "requires":
+                    for capability in mark.args:
+                        needs.setdefault(capability, []).append(name)
+            if _needs_backdoor(obj):
+                needs.setdefault("backdoor", []).append(name)
+    return needs
+
+
+def _needs_backdoor(test) -> bool:
+    """True for a contract test that cannot run without a backdoor."""
+    import inspect
+
+    test = getattr(test, "hypothesis", None) and test.hypothesis.inner_test or test
+    params = inspect.signature(test).parameters
+    if {"backdoor", "bystanders"} & set(params):
+        return True
+    source = inspect.getsource(test)
+    return ".backdoor(backend)" in source
+
+
+def describe_capabilities(value: str) -> str:
+    """What ``--backend=module:Class`` runs with: each capability, where it
+    came from, and the contract tests it leaves out."""
+    from .capabilities import infer_capabilities
+    from .targets import spec_for_class
+
+    path = value.partition("@")[0]
+    try:
+        spec = spec_for_class(path)
+    except TargetError as exc:
+        return str(exc)
+    sources: dict = {}
+    if spec.name == path:   # no registered spec: read from the class
+        _, sources = infer_capabilities(spec.load_class())
+    needs = contract_requirements()
+    lines = [f"Capabilities of {path} ({spec.description}):"]
+    for fname, shown in spec.capabilities.describe().items():
+        source = sources.get(fname, "default" if spec.name == path else "declared by its spec")
+        line = f"  {fname:<26} {shown!r:<14} ({source})"
+        skipped = needs.get(fname, []) if not spec.capabilities.has(fname) else []
+        if skipped:
+            line += f"; not run: {', '.join(sorted(set(skipped)))}"
+        lines.append(line)
+    door = spec.backdoor_path()
+    lines.append(f"  backdoor: {door}" if door else
+                 "  backdoor: none (declare BackendSpec.backdoor); not run: "
+                 + ", ".join(sorted(set(needs.get("backdoor", [])))))
+    return "\n".join(lines)
 
 
 def describe_backends(backend_url: Optional[str]) -> str:
@@ -240,6 +317,13 @@ def _clauses_of(item) -> list:
     return ids
 
 
+def _role_of(item) -> str:
+    """"model" for a test that exercises many clauses at once (a state
+    machine): it never makes a clause hold by itself; else "dedicated"."""
+    roles = {mark.kwargs.get("role", "dedicated") for mark in item.iter_markers("clause")}
+    return "model" if "model" in roles else "dedicated"
+
+
 def pytest_collection_modifyitems(session, config, items) -> None:
     if STATE_KEY not in config.stash:
         return
@@ -259,6 +343,7 @@ def pytest_collection_modifyitems(session, config, items) -> None:
             ("conformance_target", target.id),
             ("conformance_clauses", clauses),
             ("conformance_level", level_of(clauses)),
+            ("conformance_role", _role_of(item)),
         ])
         caps = target.spec.capabilities
         for mark in item.iter_markers("requires"):
@@ -301,11 +386,13 @@ def _capabilities_the_store_withholds(request):
 @pytest.fixture
 def capabilities(conformance_target, store_server):
     """The capabilities the backend under test declares, with what its store
-    fixes (a TTL granularity) applied."""
+    fixes (a TTL granularity) and withholds (TTLs it never enforces) applied."""
     caps = conformance_target.spec.capabilities
     if store_server.capability_overrides:
         caps = caps.replace(**store_server.capability_overrides)
-    return caps
+    withheld = {name: False for name in store_server.lacks if isinstance(getattr(caps, name,
+                                                                                  None), bool)}
+    return caps.replace(**withheld) if withheld else caps
 
 
 @pytest.fixture
@@ -341,8 +428,13 @@ class BackendFactory:
         return self._default_ns
 
     def new_namespace(self):
+        """A namespace of this test's own: the store's, narrowed by the
+        backend's namespace provider where the store cannot isolate tests
+        (a URL the user gave)."""
         ns = self.store.create_namespace(self.label)
         self._namespaces.append(ns)
+        if not getattr(self.store, "isolates", True):
+            ns = self.target.spec.narrow_namespace(ns)
         return ns
 
     def app(self, namespace=None, trust_store_certificate=True, **conf):
@@ -384,10 +476,15 @@ class BackendFactory:
         self._backends.append(backend)
         return backend
 
-    def backdoor(self, backend):
-        path = self.target.spec.backdoor
+    def backdoor(self, backend, required: bool = True):
+        """Raw access to ``backend``'s store (suite.backdoors). Without one
+        the test is not run, or with ``required=False`` gets None."""
+        path = self.target.spec.backdoor_path()
         if path is None:
-            pytest.skip("not run: the backend declares no backdoor to read its raw store")
+            if not required:
+                return None
+            pytest.skip("not run: the backend declares no backdoor to read its raw store "
+                        "(BackendSpec.backdoor)")
         from celery.utils.imports import symbol_by_name
 
         door = symbol_by_name(path)(backend)
@@ -528,14 +625,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         return
     terminalreporter.section("conformance by clause")
     for target_id, results in sorted(state.collector.results.items()):
-        per_clause: dict = {}
-        for r in results.values():
-            for c in r["clauses"]:
-                per_clause.setdefault(c, []).append(r["outcome"])
-        broken = sorted(c for c, o in per_clause.items() if {"failed", "error", "xpassed"} & set(o))
-        known = sorted(c for c, o in per_clause.items() if "xfailed" in o and c not in broken)
-        not_run = sorted(c for c, o in per_clause.items() if set(o) == {"skipped"})
-        ok = len(per_clause) - len(broken) - len(known) - len(not_run)
+        verdicts = clause_verdicts(results.values())
+        def having(verdict):
+            return sorted(c for c, v in verdicts.items() if v == verdict)
+
+        broken, known, not_run = having("broken"), having("known divergence"), having("not run")
+        ok = len(having("hold"))
+
         def listed(ids):
             return f" ({', '.join(ids)})" if ids else ""
 

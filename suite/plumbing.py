@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import multiprocessing
+import os
 import queue as queue_module
 import threading
 import traceback
@@ -23,10 +24,23 @@ UTC = dt.timezone.utc
 
 # ------------------------------------------------------------------ clocks
 def require_client_clock(capabilities) -> None:
-    """Skip a clock-travel test when the store stamps times with its own clock."""
+    """Skip a clock-travel test where the client's clock does not decide expiry
+    (its real-time variant runs instead)."""
     if capabilities.server_clock:
         pytest.skip("not run: the store stamps completion times with the server's clock "
-                    "(server_clock), which moving the client's clock cannot control")
+                    "(server_clock), which moving the client's clock cannot control; the "
+                    "real-time variant checks this clause")
+    if not capabilities.client_clock_expiry:
+        pytest.skip("not run: the store measures expiry with its own clock (expiry_clock="
+                    "'server': a TTL or file times), which moving the client's clock cannot "
+                    "control; the real-time variant checks this clause")
+
+
+def require_server_expiry_clock(capabilities) -> None:
+    """Skip a real-time expiry test where clock travel already controls expiry."""
+    if capabilities.client_clock_expiry:
+        pytest.skip("not run: expiry follows the client's clock here, so the clock-travel "
+                    "variant of this clause checks it (without waiting in real time)")
 
 
 @contextlib.contextmanager
@@ -96,7 +110,7 @@ class WorkerError:
 
 
 def run_parallel(make_workers: Callable[[], list], n_workers: int, rounds: int,
-                 mode: str, timeout: float = 120.0) -> list:
+                 mode: str, timeout: float = 120.0, app=None) -> list:
     """Run ``n_workers`` workers at once, ``rounds`` times, and return every
     error as a list of :class:`WorkerError`.
 
@@ -104,12 +118,13 @@ def run_parallel(make_workers: Callable[[], list], n_workers: int, rounds: int,
     forked for it) and returns ``work(round)``; each round starts for every
     worker at the same barrier, to maximise overlap. ``mode`` is "threads" or
     "processes" (forked; the child builds what it needs, e.g. with
-    :func:`clone_backend`).
+    :func:`clone_backend`, after what a Celery prefork child runs for ``app``:
+    :func:`prefork_child_init`).
     """
     if mode == "threads":
         return _run_threads(make_workers, n_workers, rounds, timeout)
     if mode == "processes":
-        return _run_processes(make_workers, n_workers, rounds, timeout)
+        return _run_processes(make_workers, n_workers, rounds, timeout, app)
     raise ValueError(f"unknown mode {mode!r}")
 
 
@@ -154,20 +169,39 @@ def _run_threads(make_workers, n_workers, rounds, timeout) -> list:
     return errors
 
 
-def _process_main(index, make_workers, rounds, barrier, results, timeout) -> None:
+def prefork_child_init(app) -> None:
+    """What a Celery prefork pool child runs after fork before its first task
+    (celery.concurrency.prefork.process_initializer), as far as a backend can
+    depend on it: the loader's worker hooks (where fixups close connections
+    inherited from the parent) and the worker_process_init signal."""
+    from celery import signals
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(True)
+    app.loader.init_worker()
+    app.loader.init_worker_process()
+    signals.worker_process_init.send(sender=f"conformance-child-{os.getpid()}")
+
+
+def _process_main(index, make_workers, rounds, barrier, results, timeout, app) -> None:
     def report(i, r, text):
         results.put((i, r, text))
 
+    if app is not None:
+        try:
+            prefork_child_init(app)
+        except BaseException as exc:
+            report(index, None, "worker_process_init failed\n" + exception_text(exc))
     _worker_loop(index, make_workers, rounds, barrier, report, timeout)
     results.put((index, "done", None))
 
 
-def _run_processes(make_workers, n_workers, rounds, timeout) -> list:
+def _run_processes(make_workers, n_workers, rounds, timeout, app=None) -> list:
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(n_workers)
     results = ctx.Queue()
     procs = [ctx.Process(target=_process_main, daemon=True,
-                         args=(i, make_workers, rounds, barrier, results, timeout))
+                         args=(i, make_workers, rounds, barrier, results, timeout, app))
              for i in range(n_workers)]
     for p in procs:
         p.start()

@@ -5,6 +5,11 @@ Shape (a contract with outside tools; extend compatibly, never change)::
     {"run": {"backend", "store", "store_kind", "server_version", "celery_version",
              "suite_version", "profile", "duration_s"},
      "results": [{"test", "clauses", "level", "outcome", "reason"}]}
+
+Compatible extensions: each result also has ``role`` ("dedicated", or "model"
+for a test exercising many clauses at once) and, where a model test failed,
+``failed_clauses`` (the clauses its failure names); the document has
+``clauses``, the verdict per clause (:func:`clause_verdicts`).
 """
 
 from __future__ import annotations
@@ -72,6 +77,45 @@ def reason_of(report, outcome: str) -> Optional[str]:
     return str(report.longrepr).strip().splitlines()[-1][:500] if report.longrepr else None
 
 
+BAD = ("failed", "error", "xpassed")
+VERDICTS = ("hold", "broken", "known divergence", "not run")
+
+
+def clause_verdicts(results) -> dict:
+    """Each clause's verdict from the results that judge it.
+
+    A dedicated test judges every clause it is marked with. A model test
+    (role "model") judges only when it does not pass, and then only the
+    clauses its failure names (``failed_clauses``). A clause is broken if a
+    test judging it failed, errored or passed against a declared known
+    failure; a known divergence if one failed as declared; it holds only if a
+    dedicated test exercising it passed; otherwise it was not run.
+    """
+    outcomes: dict = {}
+    for r in results:
+        if r.get("role") == "model":
+            if r["outcome"] in ("passed", "skipped"):
+                for c in r["clauses"]:
+                    outcomes.setdefault(c, set())
+                continue
+            judged = r.get("failed_clauses") or r["clauses"]
+        else:
+            judged = r["clauses"]
+        for c in judged:
+            outcomes.setdefault(c, set()).add(r["outcome"])
+    verdicts = {}
+    for c, seen in outcomes.items():
+        if seen & set(BAD):
+            verdicts[c] = "broken"
+        elif "xfailed" in seen:
+            verdicts[c] = "known divergence"
+        elif "passed" in seen:
+            verdicts[c] = "hold"
+        else:
+            verdicts[c] = "not run"
+    return verdicts
+
+
 class ReportCollector:
     def __init__(self) -> None:
         #: target id -> nodeid -> result dict
@@ -88,13 +132,17 @@ class ReportCollector:
         entry = self.results.setdefault(target, {}).get(report.nodeid)
         if entry is not None and entry["outcome"] in ("failed", "error", "xpassed"):
             return  # the first bad verdict stands (a teardown error after a failure)
-        self.results[target][report.nodeid] = {
+        entry = {
             "test": report.nodeid,
             "clauses": list(props.get("conformance_clauses", [])),
             "level": props.get("conformance_level", "L1"),
             "outcome": outcome,
             "reason": reason_of(report, outcome),
+            "role": props.get("conformance_role", "dedicated"),
         }
+        if "conformance_failed_clauses" in props:
+            entry["failed_clauses"] = list(props["conformance_failed_clauses"])
+        self.results[target][report.nodeid] = entry
 
     def write(self, path: str, runs: dict) -> list:
         """Write one file per selected target; with one target exactly ``path``."""
@@ -105,9 +153,9 @@ class ReportCollector:
             if len(targets) > 1:
                 safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in target)
                 out = out.with_name(f"{out.stem}.{safe}{out.suffix or '.json'}")
-            doc = {"run": runs[target],
-                   "results": sorted(self.results.get(target, {}).values(),
-                                     key=lambda r: r["test"])}
+            results = sorted(self.results.get(target, {}).values(), key=lambda r: r["test"])
+            doc = {"run": runs[target], "results": results,
+                   "clauses": dict(sorted(clause_verdicts(results).items()))}
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = str(out) + ".tmp"
             with open(tmp, "w") as f:

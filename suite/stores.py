@@ -20,12 +20,15 @@ WORKERINPUT_KEY = "celery_conformance_stores"
 
 
 class UrlStore(StoreServer):
-    """A store given only as a URL the suite cannot subdivide: every test
-    shares it, kept apart by fresh task ids."""
+    """A store given only as a URL the suite cannot subdivide itself: each
+    test's namespace is narrowed by the backend's namespace provider
+    (BackendSpec.namespace: a key prefix for key-value backends)."""
 
     name = "url"
     kind = "real"
     route = "url"
+    #: namespaces here are not isolated until the backend's provider narrows them
+    isolates = False
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -34,7 +37,7 @@ class UrlStore(StoreServer):
     def create_namespace(self, label: str):
         from containers import Namespace
 
-        return Namespace(name="given", url=self.url, store=self)
+        return Namespace(name=self.new_namespace_name(label), url=self.url, store=self)
 
     def drop_namespace(self, namespace) -> None:
         pass

@@ -51,7 +51,7 @@ def _run(backend, work_for, n_workers: int, mode: str) -> list:
         return work_for(own, index)
 
     try:
-        return run_parallel(make_worker, n_workers, ROUNDS, mode)
+        return run_parallel(make_worker, n_workers, ROUNDS, mode, app=backend.app)
     finally:
         for c in clones:  # only the threads' backends live in this process
             close_backend(c)

@@ -2,13 +2,17 @@
 
 Results are written with ``store_result`` / ``save_group`` while the process
 clock is moved (time_machine) to a chosen instant, then ``cleanup()`` runs at a
-later instant. This controls every timestamp a backend computes client-side; a
-backend whose store stamps times with its own clock declares ``server_clock``
-and the clock-travel tests do not run for it.
+later instant. This controls every timestamp a backend computes client-side. Where the
+client's clock does not decide expiry (``server_clock``, or ``expiry_clock=
+'server'``: a TTL the store counts down, file modification times) the
+clock-travel tests do not run and their real-time variants do: a small
+``result_expires``, a real wait, then the same checks. Whatever the clock,
+cleanup() must keep young results in every timezone, checked in real time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 import uuid
@@ -21,7 +25,8 @@ from celery import states
 from celery.result import AsyncResult, GroupResult
 
 from .plugin import close_backend
-from .plumbing import clock_at, clone_backend, real_now, require_client_clock, run_parallel
+from .plumbing import (clock_at, clone_backend, real_now, require_client_clock,
+                       require_server_expiry_clock, run_parallel)
 from .strategies import custom_states, non_success_states, plain_task_ids
 
 #: expiry periods (seconds) the tests draw from
@@ -40,8 +45,26 @@ WRITTEN_STATES = st.one_of(
     custom_states)
 
 #: app timezones for XP4: both signs, half and three-quarter hours, the extremes
-TIMEZONES = st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham",
-                             "Etc/GMT+12", "Etc/GMT-14"])
+TIMEZONE_NAMES = ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham",
+                  "Etc/GMT+12", "Etc/GMT-14"]
+TIMEZONES = st.sampled_from(TIMEZONE_NAMES)
+
+
+#: result_expires (seconds) of the real-time checks: a result written just
+#: before cleanup() is still young on a loaded machine, and the wait is short
+REAL_TIME_EXPIRES = 3
+#: seconds past expiry (and past the declared granularity) a real-time check waits
+REAL_TIME_PAST_S = 1.5
+#: (timezone, enable_utc) pairs the real-time checks run in, all at once
+ZONE_SETTINGS = [(zone, utc) for zone in TIMEZONE_NAMES for utc in (True, False)]
+
+
+def _wait_past_expiry(capabilities, since: float) -> float:
+    """Sleep until REAL_TIME_EXPIRES + granularity + REAL_TIME_PAST_S after
+    ``since`` (a time.monotonic() reading); returns the age reached."""
+    age = REAL_TIME_EXPIRES + capabilities.expiry_granularity_s + REAL_TIME_PAST_S
+    time.sleep(max(0.0, since + age - time.monotonic()))
+    return age
 
 
 def _result_for(state: str, label: str):
@@ -90,18 +113,26 @@ def _assert_boundary(backend, expires: int, old_state: str, young_state: str) ->
         _save_group(backend, young_gid, young_id)
     with clock_at(now):
         backend.cleanup()
+    _assert_young_kept_old_gone(
+        backend, (young_id, young_gid, young_state, f"{expires - MARGIN_S}s ago"),
+        (old_id, old_gid, old_state, f"{expires + MARGIN_S}s ago"),
+        f"result_expires={expires}s")
+
+
+def _assert_young_kept_old_gone(backend, young, old, setting: str) -> None:
+    """``young`` and ``old`` are (task id, group id, state, when written):
+    after cleanup() the young result and group read back, the old ones not."""
+    young_id, young_gid, young_state, young_when = young
+    old_id, old_gid, old_state, old_when = old
     assert _status(backend, young_id) == young_state, (
-        f"cleanup() deleted a {young_state} result written {expires - MARGIN_S}s ago "
-        f"with result_expires={expires}s")
+        f"cleanup() with {setting} deleted a {young_state} result written {young_when}")
     assert _group_ids(backend, young_gid) == [young_id], (
-        f"cleanup() deleted a group saved {expires - MARGIN_S}s ago with "
-        f"result_expires={expires}s")
+        f"cleanup() with {setting} deleted a group saved {young_when}")
     assert _status(backend, old_id) == states.PENDING, (
-        f"cleanup() kept a {old_state} result finished {expires + MARGIN_S}s ago with "
-        f"result_expires={expires}s (it still reads {_status(backend, old_id)})")
+        f"neither cleanup() nor the store removed a {old_state} result written {old_when} "
+        f"with {setting} (it still reads {_status(backend, old_id)})")
     assert _group_ids(backend, old_gid) is None, (
-        f"cleanup() kept a group saved {expires + MARGIN_S}s ago with "
-        f"result_expires={expires}s")
+        f"neither cleanup() nor the store removed a group saved {old_when} with {setting}")
 
 
 # ------------------------------------------------------------------ XP1
@@ -114,6 +145,41 @@ def test_cleanup_deletes_expired_ready_results_and_groups_only(
     require_client_clock(capabilities)
     backend = make_backend(result_expires=expires)
     _assert_boundary(backend, expires, old_state, young_state)
+
+
+def _assert_real_time_boundary(capabilities, backends: dict, old_state: str, what) -> None:
+    """For each backend: write an old result and group, wait past expiry in
+    real time, write a young result and group, run cleanup(), and check that
+    exactly the old ones are gone. One wait serves every backend."""
+    written = {}
+    since = time.monotonic()
+    for key, backend in backends.items():
+        old_id, old_gid = str(uuid.uuid4()), str(uuid.uuid4())
+        _store(backend, old_id, old_state, "old")
+        _save_group(backend, old_gid, old_id)
+        written[key] = (old_id, old_gid)
+    age = _wait_past_expiry(capabilities, since)
+    for key, backend in backends.items():
+        old_id, old_gid = written[key]
+        young_id, young_gid = str(uuid.uuid4()), str(uuid.uuid4())
+        _store(backend, young_id, states.SUCCESS, "young")
+        _save_group(backend, young_gid, young_id)
+        backend.cleanup()
+        _assert_young_kept_old_gone(
+            backend, (young_id, young_gid, states.SUCCESS, "a moment ago"),
+            (old_id, old_gid, old_state, f"{age:.1f}s ago"),
+            f"result_expires={REAL_TIME_EXPIRES}s{what(key)}")
+
+
+@pytest.mark.clause("XP1")
+@pytest.mark.parametrize("old_state", [states.SUCCESS, states.FAILURE])
+def test_cleanup_boundary_holds_in_real_time(make_backend, capabilities, old_state):
+    """The XP1 boundary in real time, for backends whose store measures expiry
+    itself: a result and a group written more than E ago are gone after
+    cleanup() (or the store's own expiry), and ones written just now are kept."""
+    require_server_expiry_clock(capabilities)
+    backend = make_backend(result_expires=REAL_TIME_EXPIRES)
+    _assert_real_time_boundary(capabilities, {"": backend}, old_state, lambda key: "")
 
 
 # ------------------------------------------------------------------ XP2
@@ -147,6 +213,42 @@ def test_cleanup_keeps_every_result_written_less_than_expiry_ago(
             f"{what}: it reads {got}")
 
 
+@pytest.mark.clause("XP2")
+@pytest.mark.parametrize("expires", [60, 3600])
+def test_cleanup_keeps_young_results_in_real_time_in_every_timezone(make_backend, expires):
+    """In real time, whatever clock the backend expires by: cleanup() run right
+    after results are written (and after a result is rewritten) keeps every one
+    of them, in every app timezone and enable_utc setting. A cleanup() that
+    reads the app's wall clock as UTC deletes fresh results in zones west (or
+    east) of UTC; moving the client's clock cannot show that on a store that
+    stamps its own times."""
+    written_states = [states.STARTED, states.RETRY, states.SUCCESS, states.FAILURE,
+                      states.REVOKED, "PROGRESS"]
+    zones = {}
+    for zone, utc in ZONE_SETTINGS:
+        backend = make_backend(result_expires=expires, timezone=zone, enable_utc=utc)
+        ids = {str(uuid.uuid4()): state for state in written_states}
+        rewritten = str(uuid.uuid4())
+        _store(backend, rewritten, states.STARTED, "first write")
+        ids[rewritten] = states.SUCCESS
+        for task_id, state in ids.items():
+            _store(backend, task_id, state, "young")
+        group_id = str(uuid.uuid4())
+        _save_group(backend, group_id, rewritten)
+        zones[(zone, utc)] = (backend, ids, group_id, rewritten)
+    for (zone, utc), (backend, ids, group_id, rewritten) in zones.items():
+        backend.cleanup()
+        for task_id, state in ids.items():
+            got = _status(backend, task_id)
+            assert got == state, (
+                f"cleanup() with result_expires={expires}s, timezone={zone!r}, "
+                f"enable_utc={utc} removed or changed a {state} result written a moment "
+                f"ago: it reads {got}")
+        assert _group_ids(backend, group_id) == [rewritten], (
+            f"cleanup() with result_expires={expires}s, timezone={zone!r}, enable_utc={utc} "
+            f"deleted a group saved a moment ago")
+
+
 # ------------------------------------------------------------------ XP3
 @pytest.mark.clause("XP3")
 @pytest.mark.parametrize("disabled", [0, None], ids=["expires=0", "expires=None"])
@@ -160,7 +262,7 @@ def test_cleanup_with_expiry_disabled_deletes_nothing(
     backend = make_backend(result_expires=disabled)
     group_id = str(uuid.uuid4())
     long_ago = real_now() - dt.timedelta(days=30)
-    if capabilities.server_clock:
+    if not capabilities.client_clock_expiry:
         _store(backend, task_id, state, "written")
         _save_group(backend, group_id, task_id)
     else:
@@ -194,6 +296,18 @@ def test_cleanup_boundary_holds_in_every_timezone(
     _assert_boundary(backend, expires, old_state, young_state)
 
 
+@pytest.mark.clause("XP4")
+def test_cleanup_boundary_holds_in_real_time_in_every_timezone(make_backend, capabilities):
+    """XP4 in real time, for backends whose store measures expiry itself: the
+    XP1 boundary holds for every app timezone and enable_utc setting."""
+    require_server_expiry_clock(capabilities)
+    backends = {(zone, utc): make_backend(result_expires=REAL_TIME_EXPIRES, timezone=zone,
+                                          enable_utc=utc)
+                for zone, utc in ZONE_SETTINGS}
+    _assert_real_time_boundary(capabilities, backends, states.SUCCESS,
+                               lambda key: f", timezone={key[0]!r}, enable_utc={key[1]}")
+
+
 # ------------------------------------------------------------------ XP5
 @pytest.mark.clause("XP5")
 def test_results_expire(make_backend, capabilities):
@@ -201,28 +315,27 @@ def test_results_expire(make_backend, capabilities):
     store expires it by itself. A backend that declares neither cleanup nor
     native expiry is reported as "never expires"."""
     state, task_id = states.SUCCESS, str(uuid.uuid4())
-    if capabilities.cleanup:
-        if capabilities.server_clock:
-            backend = make_backend(result_expires=1)
-            _store(backend, task_id, state, "expiring")
-            time.sleep(2.5)
-            backend.cleanup()
-            how = "cleanup() run 2.5s after the write with result_expires=1s"
-        else:
-            expires = 3600
-            backend = make_backend(result_expires=expires)
-            now, old_at, _ = _instants(expires)
-            with clock_at(old_at):
-                _store(backend, task_id, state, "expiring")
-            with clock_at(now):
-                backend.cleanup()
-            how = f"cleanup() run {expires + MARGIN_S}s after the write with result_expires={expires}s"
-    elif capabilities.native_expiry:
+    if capabilities.native_expiry:
         backend = make_backend(result_expires=1)
         _store(backend, task_id, state, "expiring")
         time.sleep(1 + capabilities.expiry_granularity_s + 0.5)
         how = (f"waiting 1s + the declared granularity {capabilities.expiry_granularity_s}s "
                f"with result_expires=1s")
+    elif capabilities.cleanup and not capabilities.client_clock_expiry:
+        backend = make_backend(result_expires=1)
+        _store(backend, task_id, state, "expiring")
+        time.sleep(2.5 + capabilities.expiry_granularity_s)
+        backend.cleanup()
+        how = "cleanup() run 2.5s after the write with result_expires=1s"
+    elif capabilities.cleanup:
+        expires = 3600
+        backend = make_backend(result_expires=expires)
+        now, old_at, _ = _instants(expires)
+        with clock_at(old_at):
+            _store(backend, task_id, state, "expiring")
+        with clock_at(now):
+            backend.cleanup()
+        how = f"cleanup() run {expires + MARGIN_S}s after the write with result_expires={expires}s"
     else:
         pytest.fail("never expires: the backend declares neither cleanup nor native_expiry")
     got = _status(backend, task_id)
@@ -244,16 +357,58 @@ def test_cleanup_removes_stale_non_ready_results(
     once, twice = str(uuid.uuid4()), str(uuid.uuid4())
     with clock_at(now - dt.timedelta(seconds=3 * expires)):
         _store(backend, twice, first, "first write")
+    fresh = str(uuid.uuid4())
     with clock_at(old_at):
         _store(backend, once, state, "stale")
         _store(backend, twice, state, "last write")
     with clock_at(now):
+        _store(backend, fresh, state, "fresh")
         backend.cleanup()
+    _assert_stale_gone_fresh_kept(backend, state, first, once, twice, fresh,
+                                  f"result_expires={expires}s", expires + MARGIN_S)
+
+
+def _assert_stale_gone_fresh_kept(backend, state, first, once, twice, fresh, setting, age):
+    got = _status(backend, fresh)
+    assert got == state, (
+        f"cleanup() with {setting} removed a {state} result written a moment ago "
+        f"(it reads {got}): XP6 removes only results whose last write is older than E")
     for task_id, what in ((once, "written once"), (twice, f"written as {first}, then")):
         got = _status(backend, task_id)
         assert got == states.PENDING, (
-            f"cleanup() with result_expires={expires}s kept a result {what} {state} "
-            f"{expires + MARGIN_S}s ago: it still reads {got}")
+            f"cleanup() with {setting} kept a result {what} {state} "
+            f"{age:.1f}s ago: it still reads {got}")
+
+
+#: (last state, first state) pairs of the real-time XP6 check, all in one wait
+STALE_PAIRS = [(states.STARTED, states.RETRY), (states.RETRY, "PROGRESS"),
+               ("PROGRESS", states.STARTED), ("CONFORMANCE-CUSTOM", states.STARTED)]
+
+
+@pytest.mark.clause("XP6")
+def test_cleanup_removes_stale_non_ready_results_in_real_time(make_backend, capabilities):
+    """XP6 in real time, for backends whose store measures expiry itself:
+    results left in a non-ready state (STARTED, RETRY, custom) whose last
+    write is older than E are gone after cleanup() (or the store's own
+    expiry); fresh ones are kept."""
+    require_server_expiry_clock(capabilities)
+    backend = make_backend(result_expires=REAL_TIME_EXPIRES)
+    stale = []
+    since = time.monotonic()
+    for state, first in STALE_PAIRS:
+        once, twice = str(uuid.uuid4()), str(uuid.uuid4())
+        _store(backend, twice, first, "first write")
+        _store(backend, once, state, "stale")
+        _store(backend, twice, state, "last write")
+        stale.append((state, first, once, twice))
+    age = _wait_past_expiry(capabilities, since)
+    fresh = {state: str(uuid.uuid4()) for state, _ in STALE_PAIRS}
+    for state, task_id in fresh.items():
+        _store(backend, task_id, state, "fresh")
+    backend.cleanup()
+    for state, first, once, twice in stale:
+        _assert_stale_gone_fresh_kept(backend, state, first, once, twice, fresh[state],
+                                      f"result_expires={REAL_TIME_EXPIRES}s", age)
 
 
 # ------------------------------------------------------------------ XP7
@@ -263,15 +418,18 @@ def test_cleanup_removes_stale_non_ready_results(
 def test_cleanup_is_safe_concurrently_with_itself_and_writes(
         make_backend, capabilities, expires, writes):
     """cleanup() running in several threads at once, while other threads store
-    results, raises nothing, and no result younger than E disappears."""
-    require_client_clock(capabilities)
+    results, raises nothing, and no result younger than E disappears. Where
+    the client's clock decides expiry, expired results are planted first so
+    that the cleaners have work; elsewhere it runs in real time."""
+    travel = capabilities.client_clock_expiry
     backend = make_backend(result_expires=expires)
     now, old_at, young_at = _instants(expires)
-    with clock_at(old_at):  # expired results, so that the cleaners have work
-        for i in range(2):
-            _store(backend, str(uuid.uuid4()), states.SUCCESS, f"expired {i}")
+    if travel:
+        with clock_at(old_at):  # expired results, so that the cleaners have work
+            for i in range(2):
+                _store(backend, str(uuid.uuid4()), states.SUCCESS, f"expired {i}")
     young = {str(uuid.uuid4()): s for s in writes}
-    with clock_at(young_at):
+    with clock_at(young_at) if travel else contextlib.nullcontext():
         for task_id, s in young.items():
             _store(backend, task_id, s, "young")
 
@@ -294,7 +452,7 @@ def test_cleanup_is_safe_concurrently_with_itself_and_writes(
         return write
 
     try:
-        with clock_at(now):
+        with clock_at(now) if travel else contextlib.nullcontext():
             errors = run_parallel(make_worker, n_cleaners + n_writers, rounds, "threads")
     finally:
         for c in clones:

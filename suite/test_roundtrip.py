@@ -318,10 +318,14 @@ def _unpickled(backend, request, app=None):
 
 
 @pytest.fixture
-def unpickled_backend(backend, request):
+def unpickled_backend(backend, make_backend, request):
     """A copy of ``backend`` made by pickling; unpickled as Celery does by
-    default (Celery's unpickle_backend binds the copy to current_app)."""
-    return _unpickled(backend, request)
+    default (Celery's unpickle_backend binds the copy to current_app). Where
+    the harness keeps tests apart through app settings (a key prefix on a
+    shared store), the copy is unpickled with that app current, as in a
+    worker: the settings are the app's, not the backend's to carry."""
+    return _unpickled(backend, request,
+                      app=backend.app if make_backend.namespace.settings else None)
 
 
 @pytest.mark.clause("RT11")

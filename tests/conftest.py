@@ -30,6 +30,12 @@ class Harness:
             return self.pytester.runpytest_subprocess(*args, timeout=120)
         return self.pytester.runpytest_inprocess(*args)
 
+    def run_contract(self, *modules: str, args=(), subprocess: bool = False):
+        """Run contract modules of this repository's suite/ (``test_expiry``)
+        from the harness directory, with ``args`` (``--backend=...``, ``-k``)."""
+        paths = [str(ROOT / "suite" / f"{m}.py") for m in modules]
+        return self.run(*paths, "-p", "no:randomly", *args, subprocess=subprocess)
+
     def write(self, name: str, source: str) -> Path:
         path = self.path / name
         path.write_text(textwrap.dedent(source))

@@ -218,3 +218,26 @@ def test_broker_leaves_a_directory_it_was_given(tmp_path):
     broker.get("sqlite")
     broker.stop_all()
     assert tmp_path.exists()
+
+
+def test_xdist_workers_share_the_controllers_store(harness, tmp_path):
+    """Under pytest-xdist the controller starts each store once and every
+    worker adopts it: no worker starts a server (or a directory) of its own."""
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    harness.write("test_share.py", f"""
+        import json, os, pytest
+
+        @pytest.mark.clause("RT1")
+        @pytest.mark.parametrize("n", range(4))
+        def test_where(store_server, n):
+            path = os.path.join({str(seen)!r}, f"{{os.getpid()}}-{{n}}")
+            with open(path, "w") as f:
+                json.dump(store_server.connection_info(), f)
+    """)
+    result = harness.run("-n", "2", "--backend=sqlite", subprocess=True)
+    result.assert_outcomes(passed=4)
+    infos = {p.read_text() for p in seen.iterdir()}
+    pids = {p.name.split("-")[0] for p in seen.iterdir()}
+    assert len(pids) == 2, "the tests did not run in two workers"
+    assert len(infos) == 1, f"workers used different stores: {infos}"

@@ -35,7 +35,8 @@ def test_spec_name_selects_every_store_it_declares():
     ("mysql+pymysql://u@h/x", "mysql"),
     ("mariadb://u@h/x", "mysql"),
     ("sqlite:///tmp/dir", "sqlite"),
-    ("redis://localhost:6379/0", "url"),
+    ("redis://localhost:6379/0", "redis"),
+    ("memory://", "url"),
 ])
 def test_class_with_backend_url_takes_the_store_from_the_url(url, store):
     [target] = resolve(CELERY_DB, url)
@@ -53,11 +54,23 @@ def test_all_is_every_spec_on_every_store_it_declares():
 
 
 def test_unregistered_class_gets_a_generic_spec():
-    [target] = resolve("celery.backends.cache:CacheBackend@url", "cache+memory://")
-    assert target.spec.backend == "celery.backends.cache:CacheBackend"
-    assert target.spec.capabilities.kind == "kv"
+    [target] = resolve("suite.backdoors:KeyValueBackdoor@url", "memory://")
+    assert target.spec.backend == "suite.backdoors:KeyValueBackdoor"
+    assert target.spec.capabilities.kind == "table"   # not a Celery key-value backend
     assert target.spec.known_failures == ()
-    assert target.id == "celery.backends.cache:CacheBackend@url"
+    assert target.id == "suite.backdoors:KeyValueBackdoor@url"
+
+
+def test_unregistered_key_value_class_gets_capabilities_from_its_class(tmp_path, monkeypatch):
+    (tmp_path / "mycache.py").write_text(
+        "from celery.backends.cache import CacheBackend\n"
+        "class MyCache(CacheBackend):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    [target] = resolve("mycache:MyCache@url", "memory://")
+    caps = target.spec.capabilities
+    assert (caps.kind, caps.native_expiry, caps.implements_incr) == ("kv", True, True)
+    assert target.spec.known_failures == ()
+    assert target.spec.backdoor_path() == "suite.backdoors:KeyValueBackdoor"
 
 
 @pytest.mark.parametrize("value, url, message", [
@@ -149,3 +162,15 @@ def test_targets_are_labelled_from_the_store_kind_the_provider_expects(monkeypat
     monkeypatch.setattr(containers, "container_engine", lambda: (True, "answered"))
     label_emulated_targets(state)
     assert [t.id for t in state.targets] == ["arangodb", "sqlite"]
+
+
+@pytest.mark.parametrize("printed", ["celery-database@postgresql", "sqlite",
+                                     "celery-arangodb@arangodb-emulated", "arangodb-emulated"])
+def test_a_target_id_as_printed_selects_that_target(printed):
+    [target] = resolve(printed, None)
+    assert target.id.removesuffix("-emulated") == printed.removesuffix("-emulated")
+
+
+def test_a_spec_on_a_store_it_does_not_declare_is_refused():
+    with pytest.raises(TargetError, match="runs on sqlite, postgresql, mysql, not on 'redis'"):
+        resolve("celery-database@redis", None)
