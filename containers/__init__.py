@@ -122,6 +122,11 @@ class StoreProvider(abc.ABC):
     local_route_label: str = "local server binaries"
     #: the kind of store the local route starts (STORE_KINDS)
     local_kind: str = "real"
+    #: the form of a URL for this store, shown when a given one is wrong
+    url_form: str = ""
+    #: (module, extra) of every Python package the harness needs to reach
+    #: this store: ``pip install 'celery-backend-conformance[extra]'``
+    drivers: tuple = ()
 
     def recognizes(self, url: str) -> bool:
         """True when ``url`` points at this kind of store."""
@@ -185,6 +190,56 @@ def container_engine() -> tuple[bool, str]:
     return True, "a container engine answered"
 
 
+PACKAGE = "celery-backend-conformance"
+
+
+def redact(url: str) -> str:
+    """``url`` with whatever stands before ``@`` replaced: safe to show."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+def url_problem(provider: "StoreProvider", url: str, error: BaseException) -> str:
+    """One line naming what is wrong with a URL the user gave (password
+    hidden), the part at fault where it can be told, and the expected form."""
+    from urllib.parse import urlsplit
+
+    shown = redact(url)
+    try:
+        split = urlsplit(url)
+        split.port
+        part = None
+    except ValueError:
+        port = url.partition("://")[2].rpartition("@")[2].split("/", 1)[0].rpartition(":")[2]
+        part = f"its port {port!r} is not a number"
+    if part is None and not provider.recognizes(url):
+        part = f"its scheme {urlsplit(url).scheme!r} is not one of {provider.name}'s"
+    if part is None:
+        first = (str(error).splitlines() or [type(error).__name__])[0][:300]
+        part = f"{type(error).__name__}: {first}".replace(url, shown)
+    return (f"the {provider.name} URL {shown} cannot be used: {part}. Expected: "
+            f"{provider.url_form or 'a ' + provider.name + ' URL'}")
+
+
+def missing_drivers(drivers) -> list:
+    """For each (module, extra) whose module cannot be imported here: what to
+    install, as one line."""
+    import importlib.util
+
+    missing = []
+    for module, extra in drivers:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(f"the Python package providing {module!r} is not installed: "
+                           f"pip install '{PACKAGE}[{extra}]'")
+    return missing
+
+
 def start_container(make_container, store_class) -> StoreServer:
     """Start a testcontainers container and wrap it in ``store_class``.
 
@@ -212,7 +267,12 @@ def obtain(provider: StoreProvider, workdir: str, url: Optional[str] = None) -> 
     """Walk the ladder for ``provider``; raise StoreUnavailable with remedies."""
     url = url or provider.url_from_env()
     if url:
-        return provider.from_url(url)
+        try:
+            return provider.from_url(url)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(url_problem(provider, url, exc)) from exc
     if provider.embedded:
         return provider.from_local(workdir)
     engine_ok, engine_reason = container_engine()

@@ -156,6 +156,7 @@ def wait_ready(store: ArangoStore, timeout: float, what: str) -> ArangoStore:
 
 class ArangoProvider(StoreProvider):
     name = "arangodb"
+    url_form = "http://USER:PASSWORD@HOST:8529"
     env_var = "CELERY_CONFORMANCE_ARANGODB_URL"
     local_install_hint = ""
     local_kind = "emulated"

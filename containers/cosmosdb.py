@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Optional, TextIO
 from urllib.parse import quote, unquote
 
-from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, start_container
+from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, redact, start_container
 from ._process import ServerProcess
 
 IMAGE = "mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator:latest"
@@ -87,14 +87,6 @@ class CosmosEndpoint:
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
-
-
-def redact(url: str) -> str:
-    """``url`` with whatever stands before ``@`` replaced: safe to show."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 def _scheme_and_rest(url: str) -> tuple[str, str]:
@@ -443,6 +435,8 @@ def _emulator_class():
 
 class CosmosDBProvider(StoreProvider):
     name = "cosmosdb"
+    drivers = (("azure.cosmos", "cosmosdb"),)
+    url_form = "https://:KEY@HOST:PORT (the key URL-quoted)"
     env_var = "CELERY_CONFORMANCE_COSMOSDB_URL"
     # the local reason says how to install Node itself
     local_install_hint = ""

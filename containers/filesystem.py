@@ -62,6 +62,7 @@ class FilesystemStore(StoreServer):
 
 class FilesystemProvider(StoreProvider):
     name = "filesystem"
+    url_form = "file:///DIRECTORY"
     env_var = "CELERY_CONFORMANCE_FILESYSTEM_DIR"
     embedded = True
 

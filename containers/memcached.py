@@ -86,6 +86,8 @@ def _run_as() -> Optional[str]:
 
 class MemcachedProvider(StoreProvider):
     name = "memcached"
+    drivers = (("pymemcache", "memcached"),)
+    url_form = "memcached://HOST:PORT/"
     env_var = "CELERY_CONFORMANCE_MEMCACHED_URL"
     local_install_hint = "apt-get install memcached"
 

@@ -41,6 +41,8 @@ class MySQLStore(SqlServerStore):
 
 class MySQLProvider(SqlServerProvider):
     name = "mysql"
+    drivers = (("pymysql", "mysql"),)
+    url_form = "mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
     env_var = "CELERY_CONFORMANCE_MYSQL_URL"
     local_install_hint = "apt-get install mariadb-server"
 

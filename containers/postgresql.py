@@ -46,6 +46,8 @@ class PostgreSQLStore(SqlServerStore):
 
 class PostgreSQLProvider(SqlServerProvider):
     name = "postgresql"
+    drivers = (("psycopg2", "postgresql"),)
+    url_form = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
     env_var = "CELERY_CONFORMANCE_POSTGRESQL_URL"
     local_install_hint = "apt-get install postgresql"
 

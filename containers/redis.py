@@ -122,6 +122,8 @@ class RedisStore(KeyValueStore):
 
 class RedisProvider(StoreProvider):
     name = "redis"
+    drivers = (("redis", "redis"),)
+    url_form = "redis://[:PASSWORD@]HOST[:PORT]/DB"
     env_var = "CELERY_CONFORMANCE_REDIS_URL"
     local_install_hint = "apt-get install redis-server"
 

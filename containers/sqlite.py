@@ -39,6 +39,7 @@ class SQLiteStore(StoreServer):
 
 class SQLiteProvider(StoreProvider):
     name = "sqlite"
+    url_form = "sqlite:///DIRECTORY (a directory for the database files)"
     env_var = "CELERY_CONFORMANCE_SQLITE_DIR"
     embedded = True
 

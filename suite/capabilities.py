@@ -75,9 +75,11 @@ class Capabilities:
     permanent_error: Optional[Callable[[], BaseException]] = None
     concurrent_processes: bool = True
     server_clock: bool = False
-    #: ``(url, host, port) -> url``: the backend's URL ``url`` pointed at an
-    #: https endpoint on host:port (None: the backend does not speak https)
-    https_endpoint: Optional[Callable[[str, str, int], str]] = None
+    #: ``(url, host, port) -> url`` or ``-> (url, settings)``: the backend's
+    #: URL ``url`` pointed at an https endpoint on host:port, with any Celery
+    #: settings that make it speak https (None: the backend does not speak
+    #: https). A ``port`` attribute on it names the one port it can use.
+    https_endpoint: Optional[Callable] = None
     #: "client": expiry instants come from the client's clock (clock travel
     #: controls them, even where a server TTL index acts on them); "server":
     #: the store measures elapsed time itself (Redis SETEX, memcached TTLs,
@@ -168,6 +170,9 @@ class KnownFailure:
     clause: Optional[str] = None
     test: Optional[str] = None
     stores: frozenset = field(default_factory=frozenset)
+    #: the standalone reproduction (a module of suite/repro) that shows the
+    #: divergence; None: the one whose CLAUSE and TESTS match this declaration
+    repro: Optional[str] = None
 
     def __post_init__(self):
         if not (self.clause or self.test):

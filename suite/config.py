@@ -26,6 +26,7 @@ SETTINGS = {
     "require_store": ("CELERY_CONFORMANCE_REQUIRE_STORE", "require-store", None),
     "conformance_report": ("CELERY_CONFORMANCE_REPORT", "conformance-report", None),
     "hypothesis_profile": ("HYPOTHESIS_PROFILE", "hypothesis-profile", "dev"),
+    "repro_dir": ("CELERY_CONFORMANCE_REPRO_DIR", "repro-dir", None),
 }
 
 
@@ -38,6 +39,8 @@ class Settings:
     hypothesis_profile: str
     #: where each setting came from, for the session header
     sources: dict
+    #: where to write a standalone reproduction of every failing clause
+    repro_dir: Optional[str] = None
 
 
 def read_pyproject(rootdir: Path) -> dict:
@@ -80,4 +83,5 @@ def resolve(option_values: dict, rootdir: Path, environ=os.environ) -> Settings:
         report_path=values["conformance_report"],
         hypothesis_profile=str(values["hypothesis_profile"]),
         sources=sources,
+        repro_dir=values["repro_dir"],
     )

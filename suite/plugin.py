@@ -21,7 +21,8 @@ from .config import resolve as resolve_settings
 from .plumbing import build_backend
 from .report import ReportCollector, clause_verdicts, level_of
 from .stores import WORKERINPUT_KEY, StoreBroker
-from .targets import SPECS, STORE_ALIASES, Target, TargetError, resolve as resolve_target
+from .targets import (SPECS, STORE_ALIASES, Target, TargetError, missing_drivers,
+                      resolve as resolve_target)
 
 profiles.register_profiles()
 
@@ -74,6 +75,9 @@ def pytest_addoption(parser) -> None:
                     help="fail the session if one of these stores cannot be provided")
     group.addoption("--conformance-report", dest="conformance_report", default=None,
                     metavar="PATH", help="write the JSON conformance report to PATH")
+    group.addoption("--repro-dir", dest="repro_dir", default=None, metavar="DIR",
+                    help="write a standalone reproduction (Celery and the store only) of "
+                         "every failing clause into DIR/<target>/")
 
 
 @pytest.hookimpl(tryfirst=True)  # before hypothesis's plugin loads a profile
@@ -90,6 +94,7 @@ def pytest_configure(config) -> None:
         "backend_url": config.option.backend_url,
         "require_store": config.option.require_store,
         "conformance_report": config.option.conformance_report,
+        "repro_dir": config.option.repro_dir,
         "hypothesis_profile": getattr(config.option, "hypothesis_profile", None),
     }
     settings = resolve_settings(option_values, config.rootpath)
@@ -105,6 +110,12 @@ def pytest_configure(config) -> None:
                     targets.append(t)
     except TargetError as exc:
         raise pytest.UsageError(str(exc))
+    check_backend_url(settings.backend_url, targets)
+    missing = {t.id: missing_drivers(t) for t in targets}
+    missing = {k: v for k, v in missing.items() if v}
+    if missing:
+        raise pytest.UsageError("\n".join(
+            f"--backend {target}: " + "; ".join(lines) for target, lines in missing.items()))
     broker = StoreBroker(settings.backend_url)
     if _is_worker(config) and WORKERINPUT_KEY in config.workerinput:
         broker.adopt(config.workerinput[WORKERINPUT_KEY])
@@ -117,6 +128,30 @@ def pytest_configure(config) -> None:
         # hook, so the hook that hands the controller's stores to each worker
         # is registered whenever this may become a controller; it only fires there
         config.pluginmanager.register(_XdistHooks(), "celery-conformance-xdist")
+
+
+def check_backend_url(url: Optional[str], targets) -> None:
+    """A --backend-url that no selected backend would use, or that names
+    another store than the one a selected backend runs on, is refused."""
+    if not url:
+        return
+    from containers import providers, redact
+
+    known = providers()
+    kind = next((name for name, p in known.items() if p.recognizes(url)), None)
+    users = [t for t in targets if t.store == "url" or t.store == kind]
+    if users:
+        return
+    selected = ", ".join(t.id for t in targets) or "none"
+    if kind is not None:
+        raise pytest.UsageError(
+            f"--backend-url {redact(url)} is a {kind} URL, but no selected backend runs on "
+            f"{kind} (selected: {selected}). Select one that does, e.g. --backend={kind} "
+            f"if it has a reference backend, or --backend=module:Class@{kind}.")
+    raise pytest.UsageError(
+        f"--backend-url {redact(url)} is used by no selected backend (selected: "
+        f"{selected}). Give the backend it is for: --backend=module:Class "
+        f"--backend-url=URL.")
 
 
 def label_emulated_targets(state: "ConformanceState") -> None:
@@ -228,12 +263,15 @@ def describe_capabilities(value: str) -> str:
 
 def describe_backends(backend_url: Optional[str]) -> str:
     """The ``--backends`` listing: every target and whether it can run here."""
-    from containers import container_engine, providers
+    from containers import container_engine, missing_drivers as missing, providers
 
     lines = ["Stores:"]
     engine_ok, engine_reason = container_engine()
     for name, provider in providers().items():
-        if backend_url and provider.recognizes(backend_url) or provider.url_from_env():
+        absent = missing(provider.drivers)
+        if absent:
+            status = "no: " + "; ".join(absent)
+        elif backend_url and provider.recognizes(backend_url) or provider.url_from_env():
             status = "yes: URL given"
         elif provider.embedded:
             status = "yes: embedded"
@@ -269,7 +307,8 @@ def pytest_sessionstart(session) -> None:
         raise pytest.UsageError(
             f"--require-store names {', '.join(sorted(unknown))}, which no selected "
             f"--backend uses (selected stores: {', '.join(sorted(needed)) or 'none'})")
-    eager = needed if _is_xdist_controller(config) else required
+    given = state.broker.given_url_stores(needed)
+    eager = needed if _is_xdist_controller(config) else required | given
     for name in sorted(eager):
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
@@ -282,8 +321,12 @@ def pytest_sessionstart(session) -> None:
                                    if store.kind == "emulated" else ""))
     label_emulated_targets(state)
     missing = {n: r for n, r in state.broker.unavailable().items() if n in required}
-    if missing:
-        msg = "\n".join(f"required store {n!r} cannot be provided:\n{r}" for n, r in missing.items())
+    broken = {n: r for n, r in state.broker.unavailable().items() if n in given}
+    if missing or broken:
+        msg = "\n".join([f"required store {n!r} cannot be provided:\n{r}"
+                         for n, r in missing.items()] +
+                        [f"the store {n!r} at the URL you gave cannot be used:\n{r}"
+                         for n, r in broken.items() if n not in missing])
         pytest.exit(msg, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
@@ -613,8 +656,53 @@ def pytest_sessionfinish(session, exitstatus) -> None:
             if reporter is not None:
                 for path in written:
                     reporter.write_line(f"celery-conformance: report written to {path}")
+        if state.settings.repro_dir:
+            written = write_reproductions(state, state.settings.repro_dir)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"celery-conformance: {written} reproductions written "
+                                    f"to {state.settings.repro_dir}")
     # a worker stops only what it started itself (adopted stores are the controller's)
     state.broker.stop_all()
+
+
+def write_reproductions(state: ConformanceState, directory: str) -> int:
+    """One standalone reproduction per failing clause of each target, in
+    DIR/<target id>/, with a README.txt naming the failing tests it stands for.
+    Returns how many were written."""
+    from pathlib import Path
+
+    from .repro.catalogue import reproductions_of, single_file
+
+    from containers import redact
+
+    url = redact(state.settings.backend_url) if state.settings.backend_url else "URL"
+    by_id = {t.id: t for t in state.targets}
+    count = 0
+    for target_id, results in sorted(state.collector.results.items()):
+        target = by_id.get(target_id)
+        if target is None:
+            continue
+        stands_for: dict = {}
+        for r in results.values():
+            if r["outcome"] in ("failed", "xfailed", "error"):
+                clauses = r.get("failed_clauses") or r["clauses"]
+                for name in reproductions_of(r["test"].rsplit("::", 1)[-1], clauses):
+                    stands_for.setdefault(name, []).append(r["test"])
+        if not stands_for:
+            continue
+        out = Path(directory) / "".join(c if c.isalnum() or c in "-_." else "_"
+                                        for c in target_id)
+        out.mkdir(parents=True, exist_ok=True)
+        index = [f"Reproductions for {target.spec.backend} on {target.store}.",
+                 f"Run each as: python NAME.py {target.spec.backend} {url}", ""]
+        for name, tests in sorted(stands_for.items()):
+            (out / f"{name}.py").write_text(single_file(name, target.spec.backend, url))
+            index.append(f"{name}.py reproduces:")
+            index.extend(f"  {t}" for t in sorted(tests))
+            count += 1
+        (out / "README.txt").write_text("\n".join(index) + "\n")
+    return count
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -81,10 +81,25 @@ class StoreBroker:
         known = providers()
         if name not in known:
             raise StoreUnavailable(f"unknown store {name!r}; known: {', '.join(sorted(known))}")
-        store = obtain(known[name], self.workdir, url=self.backend_url)
+        url = self.backend_url if self.backend_url and known[name].recognizes(
+            self.backend_url) else None
+        store = obtain(known[name], self.workdir, url=url)
         if store.route != "url":
             self._owned.append(store)
         return store
+
+    def given_url_stores(self, names) -> set:
+        """Those of ``names`` obtained from a URL the user gave (--backend-url
+        or the store's environment variable): a failure there is an error."""
+        known = providers()
+        given = set()
+        for name in names:
+            if name == "url":
+                given.add(name)
+            elif name in known and (self.backend_url and known[name].recognizes(
+                    self.backend_url) or known[name].url_from_env()):
+                given.add(name)
+        return given
 
     def start_all(self, names) -> None:
         for name in names:

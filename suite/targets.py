@@ -72,14 +72,34 @@ def _requests_connection_error() -> BaseException:
     return requests.ConnectionError("Connection refused")
 
 
-def https_url(url: str, host: str, port: int) -> str:
-    """``url`` with scheme https and location host:port, credentials kept."""
+def url_at(url: str, host: str, port: int, scheme: Optional[str] = None) -> str:
+    """``url`` with location host:port (and ``scheme``), credentials kept."""
     from urllib.parse import urlsplit, urlunsplit
 
     split = urlsplit(url)
     userinfo = split.netloc.rpartition("@")[0]
     netloc = (userinfo + "@" if userinfo else "") + f"{host}:{port}"
-    return urlunsplit(split._replace(scheme="https", netloc=netloc))
+    return urlunsplit(split._replace(scheme=scheme or split.scheme, netloc=netloc))
+
+
+def https_url(url: str, host: str, port: int) -> str:
+    """``url`` with scheme https and location host:port, credentials kept."""
+    return url_at(url, host, port, scheme="https")
+
+
+def _celery_arangodb_https(url: str, host: str, port: int):
+    """Celery's ArangoDB backend speaks https when arangodb_backend_settings
+    says so; the URL keeps its arangodb:// scheme."""
+    return url_at(url, host, port), {"arangodb_backend_settings": {"http_protocol": "https"}}
+
+
+def _celery_cosmosdbsql_https(url: str, host: str, port: int) -> str:
+    """Celery's Cosmos DB backend speaks https on port 443 only."""
+    return url_at(url, host, port)
+
+
+#: the test server for SC2 must listen on this port (root may bind it)
+_celery_cosmosdbsql_https.port = 443
 
 
 def key_prefix_namespace(namespace):
@@ -107,6 +127,9 @@ class BackendSpec:
     #: (None: suite.backdoors:KeyValueBackdoor for kind="kv", else none)
     backdoor: Optional[str] = None
     description: str = ""
+    #: (module, extra) of the Python packages the backend class needs beyond
+    #: its store's driver: ``pip install 'celery-backend-conformance[extra]'``
+    drivers: tuple = ()
     #: "module:function" ``(namespace) -> namespace`` that narrows a namespace
     #: of a store that cannot isolate tests (a URL the user gave) to one test:
     #: a key prefix, a db number, a subdirectory, a schema. None: a key prefix
@@ -225,9 +248,11 @@ CELERY_DATABASE_KNOWN_FAILURES: tuple = (
         "\\x80, even when result_accept_content excludes pickle")),
     KnownFailure(test="test_planted_pickle_in_a_group_record_is_refused_never_unpickled",
                  clause="SC4", reason=(
-        "the group table's result column is a SQLAlchemy PickleType: every group record is "
-        "unpickled on read, whatever result_accept_content says")),
-    KnownFailure(test="test_backend_agrees_with_strict_model", reason=(
+        "_restore_group() decodes the group record with _decode_stored_result(), which "
+        "falls back to pickle.loads for a payload starting with \\x80, whatever "
+        "result_accept_content says")),
+    KnownFailure(test="test_backend_agrees_with_strict_model", repro="gr3_group_saved_twice",
+                 reason=(
         "the strict model adds GR3 and XP6: _save_group() INSERTs into a unique taskset_id, "
         "so a second save raises IntegrityError, and non-ready states get date_done NULL, so "
         "cleanup() never removes them")),
@@ -291,6 +316,7 @@ REFERENCE_COSMOSDBSQL = BackendSpec(
     stores=COSMOS_STORES,
     capabilities=COSMOS_CAPABILITIES.replace(io_methods=REFERENCE_KV_IO),
     backdoor="suite.backdoors:ReferenceCosmosBackdoor",
+    drivers=(("azure.cosmos", "cosmosdb"),),
     description="the reference Cosmos DB (SQL API) backend on azure-cosmos "
                 "(backends/cosmosdbsql.py)",
 )
@@ -361,8 +387,8 @@ CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES 
                  clause="CF1", reason="a bad port escapes as a bare ValueError"),
     KnownFailure(test="test_invalid_url_raises_improperly_configured[[]*-unknown-scheme-*]",
                  clause="CF1", reason=(
-        "the scheme is ignored (http or https is guessed from the port), so an unknown one "
-        "fails only for want of a key, as 'Invalid URL' naming nothing")),
+        "the scheme is never checked (http or https is guessed from the port): "
+        "nosuchscheme://:KEY@host:port is accepted and results are stored there")),
     KnownFailure(test="test_invalid_setting_raises_improperly_configured[[]*-result_expires]",
                  clause="CF1", reason="result_expires='soon' is accepted: settings are not "
                                       "validated"),
@@ -372,7 +398,8 @@ CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES 
     KnownFailure(test="test_cleanup_*", clause="XP6", reason="cleanup() is a no-op"),
     KnownFailure(test="test_results_expire", clause="XP5", reason=(
         "never expires: cleanup() is a no-op and no server TTL is set on the collection")),
-    KnownFailure(test="test_backend_agrees_with_*_model", reason=(
+    KnownFailure(test="test_backend_agrees_with_*_model", repro="xp1_cleanup_boundary",
+                 reason=(
         "cleanup() is a no-op, so results and groups the model has expired still read back "
         "(XP1)")),
 )
@@ -381,13 +408,14 @@ CELERY_COSMOSDBSQL = BackendSpec(
     name="celery-cosmosdbsql",
     backend="celery.backends.cosmosdbsql:CosmosDBSQLBackend",
     stores=COSMOS_STORES,
-    # no server TTL is configured; https only on port 443, so no test server
-    # on a free port can stand in for an https endpoint
+    # no server TTL is configured; https only on port 443
     capabilities=COSMOS_CAPABILITIES.replace(
-        native_expiry=False, expiry_granularity_s=0.0, https_endpoint=None,
+        native_expiry=False, expiry_granularity_s=0.0,
+        https_endpoint=_celery_cosmosdbsql_https,
         transient_error=_documentdb_error(503, "Service Unavailable"),
         permanent_error=_documentdb_error(400, "Bad Request")),
     known_failures=CELERY_COSMOSDBSQL_KNOWN_FAILURES,
+    drivers=(("pydocumentdb", "builtins"),),
     backdoor="suite.backdoors:CosmosDocumentBackdoor",
     description="Celery 5.7.0's built-in celery.backends.cosmosdbsql:CosmosDBSQLBackend "
                 "(pydocumentdb)",
@@ -411,6 +439,7 @@ REFERENCE_ARANGODB = BackendSpec(
     stores=ARANGO_STORES,
     capabilities=ARANGO_CAPABILITIES.replace(io_methods=REFERENCE_KV_IO),
     backdoor="suite.backdoors:ReferenceArangoBackdoor",
+    drivers=(("pyArango", "arangodb"),),
     description="the reference ArangoDB backend on pyArango (backends/arangodb.py)",
 )
 
@@ -450,8 +479,8 @@ CELERY_ARANGODB_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES + \
                  clause="CF1", reason=_CELERY + "a bad port escapes as a bare ValueError"),
     KnownFailure(test="test_invalid_url_raises_improperly_configured[[]*-unknown-scheme-*]",
                  clause="CF1", reason=(
-        _CELERY + "a path without /database/collection escapes as a bare ValueError "
-        "(not enough values to unpack)")),
+        _CELERY + "the scheme is never checked: nosuchscheme://user:password@host:port/"
+        "database/collection is accepted and results are stored there")),
     KnownFailure(test="test_invalid_url_raises_improperly_configured[[]*-not-a-url-class]",
                  clause="CF1", reason=(
         _CELERY + "a string that is not a URL reaches requests, which raises InvalidURL")),
@@ -468,10 +497,14 @@ CELERY_ARANGODB_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES + \
         _CELERY + "cleanup() deletes every record (record.task.date_done is null < checkpoint)")),
     KnownFailure(test="test_cleanup_*", clause="XP7", reason=(
         _CELERY + "cleanup() deletes young results too (record.task.date_done is null)")),
+    KnownFailure(test="test_tls_certificate_verified_by_default", clause="SC2", reason=(
+        _CELERY + "ArangoDbBackend.verify defaults to False, so over https a server whose "
+        "certificate no authority signed is accepted: the handshake completes")),
     KnownFailure(test="test_cleanup_removes_stale_non_ready_results", clause="XP6", reason=(
         _CELERY + "cleanup() deletes a non-ready result written a moment ago too "
         "(record.task.date_done is null < checkpoint)")),
-    KnownFailure(test="test_backend_agrees_with_*_model", reason=(
+    KnownFailure(test="test_backend_agrees_with_*_model", repro="xp2_young_results_kept",
+                 reason=(
         _CELERY + "cleanup() deletes every result and group, including those written less "
         "than result_expires ago (XP2)")),
 )
@@ -480,11 +513,13 @@ CELERY_ARANGODB = BackendSpec(
     name="celery-arangodb",
     backend="celery.backends.arangodb:ArangoDbBackend",
     stores=ARANGO_STORES,
-    # no TTL index is made; https only through arangodb_backend_settings
+    # no TTL index is made; https through arangodb_backend_settings
     capabilities=ARANGO_CAPABILITIES.replace(
-        native_expiry=False, expiry_granularity_s=0.0, https_endpoint=None,
+        native_expiry=False, expiry_granularity_s=0.0,
+        https_endpoint=_celery_arangodb_https,
         transient_error=_requests_connection_error),
     known_failures=CELERY_ARANGODB_KNOWN_FAILURES,
+    drivers=(("pyArango", "arangodb"),),
     backdoor="suite.backdoors:ArangoDocumentBackdoor",
     description="Celery 5.7.0's built-in celery.backends.arangodb:ArangoDbBackend (pyArango)",
 )
@@ -581,7 +616,8 @@ CELERY_FILESYSTEM_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES +
                  reason=_UNLINK),
     KnownFailure(test="test_deleted_group_restores_as_none_and_delete_is_idempotent",
                  clause="GR2", reason=_UNLINK),
-    KnownFailure(test="test_backend_agrees_with_*_model", reason=(
+    KnownFailure(test="test_backend_agrees_with_*_model", repro="fg2_forget_unknown_id",
+                 reason=(
         _UNLINK + " (FG2, GR2)")),
     KnownFailure(test=_BAD_EXPIRES, clause="CF1", reason=(
         "Celery's code: result_expires='soon' is not validated: cleanup() fails with "
@@ -661,6 +697,15 @@ STORE_ALIASES: dict[str, tuple[BackendSpec, str]] = {
 
 class TargetError(ValueError):
     """A ``--backend`` value that names nothing runnable."""
+
+
+def missing_drivers(target: "Target") -> list:
+    """What to install before ``target`` can run here (empty: nothing)."""
+    from containers import missing_drivers as missing, providers
+
+    provider = providers().get(target.store)
+    needed = (provider.drivers if provider is not None else ()) + target.spec.drivers
+    return missing(dict.fromkeys(needed))
 
 
 def spec_for_class(path: str) -> BackendSpec:

@@ -91,6 +91,42 @@ def test_extended_fields_survive_the_success_guard(extended_backend, first, seco
         "a write after SUCCESS changed status or result")
 
 
+#: later writes after SUCCESS that carry no request, or come from a client
+#: with result_extended off: (label, write(extended_backend, plain_backend, id, request))
+LATER_WRITES = {
+    "store_result without a request":
+        lambda ext, plain, i, r: ext.store_result(i, {"later": 1}, states.STARTED),
+    "store_result from a client with result_extended off":
+        lambda ext, plain, i, r: plain.store_result(i, {"later": 1}, states.STARTED, request=r),
+    "mark_as_started":
+        lambda ext, plain, i, r: ext.mark_as_started(i, pid=1, hostname="h"),
+    "mark_as_retry":
+        lambda ext, plain, i, r: ext.mark_as_retry(i, RuntimeError("again")),
+    "mark_as_revoked":
+        lambda ext, plain, i, r: ext.mark_as_revoked(i, "late revoke"),
+}
+
+
+@pytest.mark.clause("XT3")
+@given(first=requests_extended, second=requests_extended, value=json_values,
+       later=st.sampled_from(sorted(LATER_WRITES)))
+def test_extended_fields_survive_writes_without_a_request(extended_backend, plain_backend,
+                                                          first, second, value, later):
+    """After SUCCESS, a later write with no request, one from a client with
+    result_extended off, and mark_as_started / mark_as_retry / mark_as_revoked
+    leave the extended fields (and status and result) as the SUCCESS write
+    stored them."""
+    extended_backend.store_result(first.id, value, states.SUCCESS, request=first)
+    stored = extended_backend.get_task_meta(first.id, cache=False)
+    second.id = first.id
+    LATER_WRITES[later](extended_backend, plain_backend, first.id, second)
+    meta = extended_backend.get_task_meta(first.id, cache=False)
+    assert extended_fields(meta) == expected_fields(first), (
+        f"{later} after SUCCESS changed the extended fields: {extended_fields(meta)!r}")
+    assert (meta["status"], meta["result"]) == (states.SUCCESS, stored["result"]), (
+        f"{later} after SUCCESS changed status or result")
+
+
 #: stamps whose names are not meta keys
 stamps = stamp_sets.map(lambda d: {k: v for k, v in d.items() if k not in META_KEYS})
 

@@ -13,6 +13,7 @@ backend-url = "postgresql://from-pyproject/db"
 require-store = ["postgresql", "sqlite"]
 conformance-report = "from-pyproject.json"
 hypothesis-profile = "thorough"
+repro-dir = "repros-from-pyproject"
 """
 
 ENV = {
@@ -21,6 +22,7 @@ ENV = {
     "CELERY_CONFORMANCE_REQUIRE_STORE": "mysql",
     "CELERY_CONFORMANCE_REPORT": "from-env.json",
     "HYPOTHESIS_PROFILE": "ci",
+    "CELERY_CONFORMANCE_REPRO_DIR": "repros-from-env",
 }
 
 CLI = {
@@ -29,6 +31,7 @@ CLI = {
     "require_store": "sqlite",
     "conformance_report": "from-cli.json",
     "hypothesis_profile": "dev",
+    "repro_dir": "repros-from-cli",
 }
 
 
@@ -55,6 +58,7 @@ def test_pyproject_table_overrides_defaults(with_pyproject):
     assert s.required_stores == {"postgresql", "sqlite"}
     assert s.report_path == "from-pyproject.json"
     assert s.hypothesis_profile == "thorough"
+    assert s.repro_dir == "repros-from-pyproject"
     assert set(s.sources.values()) == {"pyproject [tool.celery-conformance]"}
 
 

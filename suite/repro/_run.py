@@ -1,0 +1,122 @@
+"""Runs one reproduction against any Celery result backend.
+
+    python suite/repro/NAME.py module:Class URL ['{"celery_setting": value}']
+
+Exit status 0: the guarantee holds; 1: the divergence shows (it is printed);
+2: the command was wrong. Uses only Celery and the backend's own store
+driver, so a reproduction can be attached to a bug report as it is
+(``pytest --repro-dir DIR`` writes each one as a single file).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+USAGE = ("usage: python {script} module:Class URL ['{{\"celery_setting\": value}}']\n"
+         "  exit 0: the guarantee holds; 1: the divergence shows; 2: usage error")
+
+
+def backend_factory(path: str, url: str, settings: dict):
+    """``make_backend(url=None, **celery_settings)``: a new backend of class
+    ``path`` on ``url`` (or another URL), on an app of its own (json results
+    unless settings say otherwise), installed as that app's backend so that
+    AsyncResult(id, app=backend.app) and restored groups use it. Its ``url``
+    and ``settings`` attributes are what the command gave."""
+    from celery import Celery
+    from celery.utils.imports import symbol_by_name
+
+    def make_backend(url=None, **conf):
+        target = url or make_backend.url
+        app = Celery("repro", set_as_current=False)
+        app.conf.update({"result_backend": f"{path}+{target}", "result_serializer": "json",
+                         "accept_content": ["json"], **settings, **conf})
+        backend = symbol_by_name(path)(app=app, url=target)
+        app._backend = backend
+        return backend
+
+    make_backend.url, make_backend.settings = url, dict(settings)
+    return make_backend
+
+
+def transient_error(backend):
+    """A lost connection as the store driver the backend is built on raises it,
+    the driver told by the packages its classes' modules and its attributes
+    come from (None: no driver known here)."""
+    values = [type(v) for v in (getattr(backend, "client", None), *vars(backend).values())]
+    for cls in type(backend).__mro__:
+        values += getattr(sys.modules.get(cls.__module__), "__dict__", {}).values()
+    found = {(v.__name__ if isinstance(v, types.ModuleType) else v.__module__).partition(".")[0]
+             for v in values if isinstance(v, (types.ModuleType, type))}
+    if "azure" in found:
+        from azure.cosmos.exceptions import CosmosHttpResponseError
+        return CosmosHttpResponseError(status_code=503, message="Service Unavailable")
+    if "pydocumentdb" in found:
+        from pydocumentdb.errors import HTTPFailure
+        return HTTPFailure(503, "Service Unavailable")
+    if "pyArango" in found:
+        import requests
+        return requests.ConnectionError("Connection refused")
+    if "redis" in found:
+        import redis
+        return redis.ConnectionError("Connection reset by peer")
+    if "pymemcache" in found:
+        from pymemcache.exceptions import MemcacheUnexpectedCloseError
+        return MemcacheUnexpectedCloseError()
+    if "sqlalchemy" in found:
+        from sqlalchemy.exc import OperationalError
+        return OperationalError("SELECT 1", {}, ConnectionResetError("connection reset by peer"))
+    return None
+
+
+def first_error(build):
+    """The first exception raised building a backend with ``build()`` or
+    using it (a store, a read, a cleanup), else None."""
+    import uuid
+
+    from celery import states
+
+    try:
+        backend = build()
+        task_id = str(uuid.uuid4())
+        backend.store_result(task_id, {"v": 1}, states.SUCCESS)
+        backend.get_task_meta(task_id, cache=False)
+        backend.cleanup()
+    except Exception as exc:
+        return exc
+    return None
+
+
+def not_improperly_configured(exc, what: str, part: str):
+    """None when ``exc`` is an ImproperlyConfigured whose message matches the
+    regex ``part`` (the bad part); else a sentence saying what happened."""
+    import re
+
+    from celery.exceptions import ImproperlyConfigured
+
+    if exc is None:
+        return f"{what} was accepted: no error at construction or first use"
+    if not isinstance(exc, ImproperlyConfigured):
+        return (f"{what} raised {type(exc).__module__}.{type(exc).__name__}: "
+                f"{str(exc)[:200]} instead of ImproperlyConfigured")
+    if not re.search(part, str(exc), re.IGNORECASE):
+        return f"{what} raised ImproperlyConfigured without naming the bad part: {exc}"
+    return None
+
+
+def main(reproduce, argv=None) -> None:
+    """Run ``reproduce(make_backend)``, which returns None where the guarantee
+    holds and a sentence describing the divergence where it does not."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) not in (2, 3) or ":" not in argv[0]:
+        print(USAGE.format(script=sys.argv[0]), file=sys.stderr)
+        sys.exit(2)
+    settings = json.loads(argv[2]) if len(argv) == 3 else {}
+    divergence = reproduce(backend_factory(argv[0], argv[1], settings))
+    clause = getattr(sys.modules.get(reproduce.__module__), "CLAUSE", "?")
+    if divergence:
+        print(f"DIVERGES from {clause}: {divergence}")
+        sys.exit(1)
+    print(f"HOLDS: {clause}")
+    sys.exit(0)

@@ -1,0 +1,122 @@
+"""Every declared divergence has a standalone reproduction that shows it.
+
+A reproduction (suite/repro/NAME.py) runs with nothing but Celery and the
+store's driver. For every known failure of every registered spec it must
+show the divergence on that built-in, on that store (exit 1), and hold on the
+reference backend of the same store where there is one (exit 0), so that a
+maintainer can attach it to an upstream bug as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from suite.clauses import CLAUSES
+from suite.repro.catalogue import reproductions, reproductions_for, script_path
+from suite.targets import SPECS, STORE_ALIASES
+
+FOUND = reproductions()
+DECLARED = [(spec, kf) for spec in SPECS.values() for kf in spec.known_failures]
+
+#: (spec name, store, reproduction) for every declared divergence
+RUNS = sorted({(spec.name, store, name)
+               for spec, kf in DECLARED
+               for store in spec.stores if not kf.stores or store in kf.stores
+               for name in reproductions_for(kf, FOUND)})
+#: the same reproductions on the reference backend of each store
+REFERENCE_RUNS = sorted({(STORE_ALIASES[store][0].name, store, name)
+                         for _, store, name in RUNS if store in STORE_ALIASES})
+
+
+def test_every_known_failure_has_a_reproduction():
+    missing = [f"{spec.name}: {kf.clause} {kf.test} ({kf.reason[:60]}...)"
+               for spec, kf in DECLARED if not reproductions_for(kf, FOUND)]
+    assert not missing, "known failures without a reproduction:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_every_reproduction_names_its_clause_and_contract_tests(name):
+    import importlib
+    import pkgutil
+
+    import suite
+
+    module = FOUND[name]
+    assert module.CLAUSE in CLAUSES, f"{name}: unknown clause {module.CLAUSE!r}"
+    assert module.__doc__ and module.__doc__.startswith(module.CLAUSE), (
+        f"{name}: the docstring must state the guarantee, starting with the clause id")
+    tests = set()
+    for info in pkgutil.iter_modules(suite.__path__):
+        if info.name.startswith("test_"):
+            tests |= set(vars(importlib.import_module(f"suite.{info.name}")))
+    unknown = [t for t in module.TESTS if t not in tests]
+    assert module.TESTS and not unknown, f"{name}: TESTS names no contract test {unknown}"
+
+
+@pytest.fixture(scope="module")
+def broker():
+    """Stores started once for this module, in a directory of their own (a
+    server run as another user, PostgreSQL's, must be able to reach it)."""
+    from suite.stores import StoreBroker
+
+    stores = StoreBroker(None)
+    yield stores
+    stores.stop_all()
+
+
+def run_reproduction(broker, name: str, spec_name: str, store: str):
+    from containers import StoreUnavailable
+
+    try:
+        server = broker.get(store)
+    except StoreUnavailable as exc:
+        pytest.skip(f"not run: {exc}")
+    namespace = server.create_namespace("repro")
+    settings = {**namespace.settings, **namespace.trust_settings}
+    try:
+        return subprocess.run(
+            [sys.executable, str(script_path(name)), SPECS[spec_name].backend, namespace.url,
+             json.dumps(settings)], capture_output=True, text=True, timeout=600)
+    finally:
+        server.drop_namespace(namespace)
+
+
+@pytest.mark.parametrize("spec_name, store, name", RUNS)
+def test_reproduction_shows_the_divergence(broker, spec_name, store, name):
+    done = run_reproduction(broker, name, spec_name, store)
+    assert done.returncode == 1 and "DIVERGES" in done.stdout, (
+        f"{name} did not show the divergence declared for {spec_name} on {store} "
+        f"(exit {done.returncode}):\n{done.stdout}{done.stderr[-3000:]}")
+
+
+@pytest.mark.parametrize("spec_name, store, name", REFERENCE_RUNS)
+def test_reproduction_holds_on_the_reference_backend(broker, spec_name, store, name):
+    done = run_reproduction(broker, name, spec_name, store)
+    assert done.returncode == 0 and "HOLDS" in done.stdout, (
+        f"{name} fails on the reference backend {spec_name} on {store} "
+        f"(exit {done.returncode}):\n{done.stdout}{done.stderr[-3000:]}")
+
+
+def test_repro_dir_writes_a_standalone_script_for_each_failing_clause(harness, tmp_path):
+    """``--repro-dir DIR`` writes, for every failing clause of the run, a
+    single-file reproduction that runs with Celery alone (no suite on the
+    path) and shows the divergence."""
+    out = tmp_path / "repros"
+    result = harness.run_contract("test_expiry", args=(
+        "--backend=celery-database@sqlite", "-k", "expiry_disabled", f"--repro-dir={out}"))
+    result.assert_outcomes(xfailed=2)
+    script = out / "celery-database_sqlite" / "xp3_cleanup_with_expiry_disabled.py"
+    assert script.is_file()
+    assert "expiry_disabled" in (out / "celery-database_sqlite" / "README.txt").read_text()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / script.name).write_text(script.read_text())
+    done = subprocess.run(
+        [sys.executable, "-I", script.name, "celery.backends.database:DatabaseBackend",
+         f"sqlite:///{alone}/results.db"], cwd=alone, capture_output=True, text=True,
+        timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 1 and "DIVERGES from XP3" in done.stdout, done.stderr[-2000:]
