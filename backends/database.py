@@ -5,7 +5,7 @@ that meets every L1 and L2 clause of the conformance contract on SQLite,
 PostgreSQL and MySQL/MariaDB. Select it with::
 
     result_backend = "conformance_db+postgresql://user:password@host/db"
-    # or: app.conf.result_backend_cls / Celery(backend="backends.database:DatabaseBackend")
+    # or: app.conf.result_backend_cls / Celery(backend="celery_conformance.backends.database:DatabaseBackend")
 
 What it does differently from Celery 5.7's backend, and why:
 

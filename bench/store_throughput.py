@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from celery import Celery, states  # noqa: E402
 from celery.utils.imports import symbol_by_name  # noqa: E402
 
-from containers import obtain, providers  # noqa: E402
-from suite.targets import SPECS, STORE_ALIASES  # noqa: E402
+from celery_conformance.containers import obtain, providers  # noqa: E402
+from celery_conformance.suite.targets import SPECS, STORE_ALIASES  # noqa: E402
 
 #: batches per mget measurement
 MGET_KEYS = 100

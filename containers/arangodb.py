@@ -7,7 +7,7 @@ Routes, in the ladder's order:
    ``http(s)://user:pass@host:port``; namespaces are databases created on it,
    so the user must be allowed to create databases;
 2. testcontainers with the official ``arangodb/arangodb:3.12`` image;
-3. otherwise the emulated server of :mod:`containers.arango_emulator`, started
+3. otherwise the emulated server of :mod:`celery_conformance.containers.arango_emulator`, started
    on a free port (pure Python, so always available). It is labelled
    ``emulated``, never ``real``.
 """
@@ -26,6 +26,7 @@ from typing import Optional
 from urllib.parse import quote, unquote, urlsplit
 
 from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, start_container
+from .. import __file__ as _PACKAGE_FILE
 from ._process import ServerProcess, free_port
 
 IMAGE = "arangodb/arangodb:3.12"
@@ -34,7 +35,8 @@ COLLECTION = "celery"
 EMULATED_SUFFIX = "-emulated"
 #: seconds between two TTL sweeps of the emulated server (its --ttl-frequency)
 EMULATED_TTL_FREQUENCY = 1.0
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: the directory holding the celery_conformance package (the child runs -m in it)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(_PACKAGE_FILE)))
 
 
 class ArangoStore(StoreServer):
@@ -211,7 +213,7 @@ def start_emulator(workdir: str, extra_args: tuple = ()) -> ArangoStore:
     env = dict(os.environ)
     env["ARANGO_ROOT_PASSWORD"] = password   # not on the command line, which ps shows
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-    process = ServerProcess([sys.executable, "-m", "containers.arango_emulator",
+    process = ServerProcess([sys.executable, "-m", f"{__package__}.arango_emulator",
                              "--port", str(port), "--ttl-frequency", str(EMULATED_TTL_FREQUENCY),
                              *extra_args], log_path=log, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"

@@ -217,9 +217,9 @@ class CosmosDocumentBackdoor(DocumentBackdoor):
 
 
 class ReferenceCosmosBackdoor(CosmosDocumentBackdoor):
-    """backends.cosmosdbsql's layout."""
+    """celery_conformance.backends.cosmosdbsql's layout."""
 
-    encode_id = "backends.cosmosdbsql:document_id"
+    encode_id = "celery_conformance.backends.cosmosdbsql:document_id"
 
 
 class ArangoDocumentBackdoor(DocumentBackdoor):
@@ -260,6 +260,6 @@ class ArangoDocumentBackdoor(DocumentBackdoor):
 
 
 class ReferenceArangoBackdoor(ArangoDocumentBackdoor):
-    """backends.arangodb's layout."""
+    """celery_conformance.backends.arangodb's layout."""
 
-    encode_id = "backends.arangodb:document_key"
+    encode_id = "celery_conformance.backends.arangodb:document_key"

@@ -114,6 +114,17 @@ class Capabilities:
             raise KeyError(f"unknown capability {name!r}; known: {sorted(CAPABILITY_DOCS)}")
         return bool(getattr(self, name))
 
+    def __repr__(self) -> str:
+        """Only what differs from the defaults: the capabilities that shape a
+        run, not the whole record, in failure reports."""
+        default = Capabilities()
+        changed = [f"{f.name}={self.describe()[f.name]!r}" for f in dataclasses.fields(self)
+                   if getattr(self, f.name) != getattr(default, f.name)]
+        return f"Capabilities({', '.join(changed)})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:   # hypothesis's failing-example printer
+        printer.text(repr(self))
+
     def replace(self, **changes) -> "Capabilities":
         return dataclasses.replace(self, **changes)
 

@@ -102,6 +102,10 @@ def pytest_configure(config) -> None:
         profiles.load(settings.hypothesis_profile)
     except ValueError as exc:
         raise pytest.UsageError(str(exc))
+    if settings.hypothesis_profile == "ci" and getattr(config.option, "tbstyle", "") == "auto":
+        # hypothesis prints the failing example; short tracebacks do not repeat
+        # it (nor every fixture's value) under the test's own lines
+        config.option.tbstyle = "short"
     targets: list[Target] = []
     try:
         for value in settings.backends:
@@ -135,7 +139,7 @@ def check_backend_url(url: Optional[str], targets) -> None:
     another store than the one a selected backend runs on, is refused."""
     if not url:
         return
-    from containers import providers, redact
+    from celery_conformance.containers import providers, redact
 
     known = providers()
     kind = next((name for name, p in known.items() if p.recognizes(url)), None)
@@ -159,7 +163,7 @@ def label_emulated_targets(state: "ConformanceState") -> None:
     the running store where one runs, else from what its provider will start."""
     import dataclasses
 
-    from containers import providers
+    from celery_conformance.containers import providers
 
     known = providers()
     started = state.broker.started()
@@ -178,6 +182,7 @@ def label_emulated_targets(state: "ConformanceState") -> None:
 
 
 class _XdistHooks:
+    @pytest.hookimpl(optionalhook=True)   # a hook of pytest-xdist, which may be absent
     def pytest_configure_node(self, node) -> None:
         node.workerinput[WORKERINPUT_KEY] = _state(node.config).broker.export()
 
@@ -263,7 +268,7 @@ def describe_capabilities(value: str) -> str:
 
 def describe_backends(backend_url: Optional[str]) -> str:
     """The ``--backends`` listing: every target and whether it can run here."""
-    from containers import container_engine, missing_drivers as missing, providers
+    from celery_conformance.containers import container_engine, missing_drivers as missing, providers
 
     lines = ["Stores:"]
     engine_ok, engine_reason = container_engine()
@@ -345,6 +350,28 @@ def pytest_report_header(config):
 
 
 # ----------------------------------------------------------------- collection
+#: the folder of the contract modules (suite/ in the repository)
+CONTRACT_DIR = __import__("pathlib").Path(__file__).resolve().parent
+
+
+class ContractModule(pytest.Module):
+    """A contract module, imported under the package name the plugin runs as
+    (celery_conformance.suite.test_x), whatever folder it is collected from:
+    never a second copy as a top-level "suite" package."""
+
+    def _getobj(self):
+        import importlib
+
+        return importlib.import_module(f"{__package__}.{self.path.stem}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path, parent):
+    if module_path.parent.resolve() == CONTRACT_DIR and module_path.name.startswith("test_"):
+        return ContractModule.from_parent(parent, path=module_path)
+    return None
+
+
 def pytest_generate_tests(metafunc) -> None:
     if "conformance_target" not in metafunc.fixturenames:
         return
@@ -441,7 +468,7 @@ def capabilities(conformance_target, store_server):
 @pytest.fixture
 def store_server(conformance_target, conformance_state):
     """The running store of the current target (started once per session)."""
-    from containers import StoreUnavailable
+    from celery_conformance.containers import StoreUnavailable
 
     try:
         return conformance_state.broker.get(conformance_target.store)
@@ -674,7 +701,7 @@ def write_reproductions(state: ConformanceState, directory: str) -> int:
 
     from .repro.catalogue import reproductions_of, single_file
 
-    from containers import redact
+    from celery_conformance.containers import redact
 
     url = redact(state.settings.backend_url) if state.settings.backend_url else "URL"
     by_id = {t.id: t for t in state.targets}

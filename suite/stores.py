@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from typing import Optional
 
-from containers import StoreServer, StoreUnavailable, obtain, providers
+from celery_conformance.containers import StoreServer, StoreUnavailable, obtain, providers
 
 WORKERINPUT_KEY = "celery_conformance_stores"
 
@@ -35,7 +35,7 @@ class UrlStore(StoreServer):
         self.url = url
 
     def create_namespace(self, label: str):
-        from containers import Namespace
+        from celery_conformance.containers import Namespace
 
         return Namespace(name=self.new_namespace_name(label), url=self.url, store=self)
 

@@ -142,7 +142,7 @@ class BackendSpec:
 
     def backdoor_path(self) -> Optional[str]:
         if self.backdoor is None and self.capabilities.kind == "kv":
-            return "suite.backdoors:KeyValueBackdoor"
+            return "celery_conformance.suite.backdoors:KeyValueBackdoor"
         return self.backdoor
 
     def narrow_namespace(self, namespace):
@@ -188,10 +188,10 @@ SQL_TABLE_CAPABILITIES = Capabilities(
 
 REFERENCE_DATABASE = BackendSpec(
     name="reference-database",
-    backend="backends.database:DatabaseBackend",
+    backend="celery_conformance.backends.database:DatabaseBackend",
     stores=SQL_STORES,
     capabilities=SQL_TABLE_CAPABILITIES,
-    backdoor="suite.backdoors:SqlTableBackdoor",
+    backdoor="celery_conformance.suite.backdoors:SqlTableBackdoor",
     description="the reference SQLAlchemy backend (backends/database.py)",
 )
 
@@ -291,7 +291,7 @@ CELERY_DATABASE = BackendSpec(
     # retries constraint errors is RY4's business, checked with real faults.
     capabilities=SQL_TABLE_CAPABILITIES.replace(permanent_error=_value_error),
     known_failures=CELERY_DATABASE_KNOWN_FAILURES,
-    backdoor="suite.backdoors:SqlTableBackdoor",
+    backdoor="celery_conformance.suite.backdoors:SqlTableBackdoor",
     description="Celery 5.7.0's built-in celery.backends.database:DatabaseBackend",
 )
 
@@ -312,10 +312,10 @@ COSMOS_CAPABILITIES = Capabilities(
 
 REFERENCE_COSMOSDBSQL = BackendSpec(
     name="reference-cosmosdbsql",
-    backend="backends.cosmosdbsql:CosmosDBSQLBackend",
+    backend="celery_conformance.backends.cosmosdbsql:CosmosDBSQLBackend",
     stores=COSMOS_STORES,
     capabilities=COSMOS_CAPABILITIES.replace(io_methods=REFERENCE_KV_IO),
-    backdoor="suite.backdoors:ReferenceCosmosBackdoor",
+    backdoor="celery_conformance.suite.backdoors:ReferenceCosmosBackdoor",
     drivers=(("azure.cosmos", "cosmosdb"),),
     description="the reference Cosmos DB (SQL API) backend on azure-cosmos "
                 "(backends/cosmosdbsql.py)",
@@ -416,7 +416,7 @@ CELERY_COSMOSDBSQL = BackendSpec(
         permanent_error=_documentdb_error(400, "Bad Request")),
     known_failures=CELERY_COSMOSDBSQL_KNOWN_FAILURES,
     drivers=(("pydocumentdb", "builtins"),),
-    backdoor="suite.backdoors:CosmosDocumentBackdoor",
+    backdoor="celery_conformance.suite.backdoors:CosmosDocumentBackdoor",
     description="Celery 5.7.0's built-in celery.backends.cosmosdbsql:CosmosDBSQLBackend "
                 "(pydocumentdb)",
 )
@@ -435,10 +435,10 @@ ARANGO_CAPABILITIES = Capabilities(
 
 REFERENCE_ARANGODB = BackendSpec(
     name="reference-arangodb",
-    backend="backends.arangodb:ArangoDbBackend",
+    backend="celery_conformance.backends.arangodb:ArangoDbBackend",
     stores=ARANGO_STORES,
     capabilities=ARANGO_CAPABILITIES.replace(io_methods=REFERENCE_KV_IO),
-    backdoor="suite.backdoors:ReferenceArangoBackdoor",
+    backdoor="celery_conformance.suite.backdoors:ReferenceArangoBackdoor",
     drivers=(("pyArango", "arangodb"),),
     description="the reference ArangoDB backend on pyArango (backends/arangodb.py)",
 )
@@ -520,7 +520,7 @@ CELERY_ARANGODB = BackendSpec(
         transient_error=_requests_connection_error),
     known_failures=CELERY_ARANGODB_KNOWN_FAILURES,
     drivers=(("pyArango", "arangodb"),),
-    backdoor="suite.backdoors:ArangoDocumentBackdoor",
+    backdoor="celery_conformance.suite.backdoors:ArangoDocumentBackdoor",
     description="Celery 5.7.0's built-in celery.backends.arangodb:ArangoDbBackend (pyArango)",
 )
 
@@ -551,7 +551,13 @@ def _memcache_error(kind: str, message: str):
 #: Celery 5.7.0's key-value built-ins on their own stores: capabilities read
 #: from the classes (infer_capabilities), plus the errors each store raises
 def _builtin_capabilities(path: str, **declared) -> Capabilities:
-    return infer_capabilities(symbol_by_name(path))[0].replace(**declared)
+    try:
+        cls = symbol_by_name(path)
+    except ImportError:
+        # its driver is missing: the spec cannot run here, and selecting it
+        # says what to install (missing_drivers)
+        return Capabilities(kind="kv").replace(**declared)
+    return infer_capabilities(cls)[0].replace(**declared)
 
 
 _BAD_URL = "test_invalid_url_raises_improperly_configured[[]*-{}-*]"
@@ -701,7 +707,7 @@ class TargetError(ValueError):
 
 def missing_drivers(target: "Target") -> list:
     """What to install before ``target`` can run here (empty: nothing)."""
-    from containers import missing_drivers as missing, providers
+    from celery_conformance.containers import missing_drivers as missing, providers
 
     provider = providers().get(target.store)
     needed = (provider.drivers if provider is not None else ()) + target.spec.drivers
@@ -764,7 +770,7 @@ def resolve(value: str, url: Optional[str]) -> list:
                           f"{', '.join(known_names())}, or module:Class[@store].")
     spec = spec_for_class(path)
     if store:
-        from containers import providers
+        from celery_conformance.containers import providers
 
         known = sorted(providers()) + ["url"]
         if store not in known:
@@ -784,7 +790,7 @@ def resolve(value: str, url: Optional[str]) -> list:
 
 def store_for_url(url: str) -> str:
     """The store whose provider recognises ``url``, else 'url' (used as given)."""
-    from containers import providers
+    from celery_conformance.containers import providers
 
     for name, provider in providers().items():
         if provider.recognizes(url):

@@ -62,7 +62,7 @@ def bad_url(url: str, fault: str):
     if fault == "missing-directory":
         if networked or not split.path:
             return None
-        return urlunsplit(split._replace(path=split.path.rstrip("/") + "/no/such/directory"))
+        return url.split("?", 1)[0].split("#", 1)[0].rstrip("/") + "/no/such/directory"
     raise ValueError(fault)
 
 

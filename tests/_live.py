@@ -14,7 +14,7 @@ def live_store_fixtures(store_name: str, backend_for):
 
     @pytest.fixture(scope="module")
     def store(tmp_path_factory):
-        from containers import StoreUnavailable, obtain, providers
+        from celery_conformance.containers import StoreUnavailable, obtain, providers
 
         try:
             server = obtain(providers()[store_name], str(tmp_path_factory.mktemp(store_name)))

@@ -70,7 +70,7 @@ def harness(pytester, monkeypatch):
 @pytest.fixture
 def fresh_engine_probe():
     """container_engine() is cached per process; start and end with it empty."""
-    from containers import container_engine
+    from celery_conformance.containers import container_engine
 
     container_engine.cache_clear()
     yield container_engine

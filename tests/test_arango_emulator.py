@@ -17,7 +17,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from containers.arangodb import start_emulator
+from celery_conformance.containers.arangodb import start_emulator
 
 KEY_PUNCTUATION = "_-:.@()+,=;$!*'%"
 

@@ -17,7 +17,7 @@ from celery.exceptions import ImproperlyConfigured
 
 pytest.importorskip("pyArango")
 
-from backends.arangodb import (KEY_LIMIT_BYTES, ArangoDbBackend, document_key,  # noqa: E402
+from celery_conformance.backends.arangodb import (KEY_LIMIT_BYTES, ArangoDbBackend, document_key,  # noqa: E402
                                key_of_document_key)
 
 from _live import check_first_writes_in_parallel, live_store_fixtures  # noqa: E402
@@ -168,7 +168,7 @@ def test_create_missing_false_refuses_a_missing_collection(make, namespace):
 
 
 def test_refused_connection_is_retryable_and_bad_query_is_not(make):
-    from containers._process import free_port
+    from celery_conformance.containers._process import free_port
 
     dead = backend_for(f"arangodb://root:pw@127.0.0.1:{free_port()}/d/c",
                        result_backend_always_retry=False)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from celery import Celery, states
 from celery.exceptions import ImproperlyConfigured
 
-from backends.cosmosdbsql import (ID_LIMIT, CosmosDBSQLBackend, MGET_BATCH, document_id,
+from celery_conformance.backends.cosmosdbsql import (ID_LIMIT, CosmosDBSQLBackend, MGET_BATCH, document_id,
                                   key_of_document_id)
 
 pytest.importorskip("azure.cosmos")
@@ -287,7 +287,7 @@ def test_throttling_retried_by_the_sdk_within_max_retry_attempts():
 
 
 def test_refused_connection_is_retryable():
-    from containers._process import free_port
+    from celery_conformance.containers._process import free_port
 
     backend = backend_for(f"http://:{QUOTED}@127.0.0.1:{free_port()}",
                           result_backend_always_retry=False)
@@ -301,7 +301,7 @@ def test_proxy_from_the_environment_is_used(make, namespace, monkeypatch):
     go through the proxy, seen on the wire by a real TCP proxy."""
     from _proxy import TcpProxy
 
-    from containers.cosmosdb import parse_url
+    from celery_conformance.containers.cosmosdb import parse_url
 
     proxy = TcpProxy(parse_url(namespace.url).port)
     try:

@@ -24,11 +24,11 @@ import sqlalchemy as sa
 from celery import Celery, states
 from celery.exceptions import ImproperlyConfigured
 
-from backends import _sql_models
-from backends.database import (DatabaseBackend, ResultTooLargeError, _REGISTRY,
+from celery_conformance.backends import _sql_models
+from celery_conformance.backends.database import (DatabaseBackend, ResultTooLargeError, _REGISTRY,
                                _is_transient)
-from containers import StoreUnavailable, obtain, providers
-from suite.plugin import required_stores
+from celery_conformance.containers import StoreUnavailable, obtain, providers
+from celery_conformance.suite.plugin import required_stores
 
 STORES = ("sqlite", "postgresql", "mysql")
 PASSWORD = "s3cr3t-Pa55word"
@@ -336,7 +336,7 @@ def test_bad_urls_raise_improperly_configured(url):
 def test_backend_class_with_database_url(tmp_path):
     """result_backend names the class, database_url the store (Celery's rule)."""
     app = Celery("cls", set_as_current=False)
-    app.conf.update(result_backend="backends.database:DatabaseBackend",
+    app.conf.update(result_backend="celery_conformance.backends.database:DatabaseBackend",
                     database_url=f"sqlite:///{tmp_path}/r.db")
     backend = app.backend
     try:
@@ -481,7 +481,7 @@ def test_black_holed_server_gives_up_within_the_documented_bound(server):
 
 def _restart(server) -> None:
     """Stop the module's server process and start it again on the same port."""
-    from containers._process import ServerProcess
+    from celery_conformance.containers._process import ServerProcess
 
     old = server.process
     if old is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-import suite
-from suite.clauses import CLAUSES
+from celery_conformance import suite
+from celery_conformance.suite.clauses import CLAUSES
 
 #: clauses whose tests need a real worker and broker (CH), real faults (RY4–RY7)
 #: or concurrent completion (CC4): not yet in the contract
@@ -19,7 +19,7 @@ def _clause_marks() -> dict:
     for info in pkgutil.iter_modules(suite.__path__):
         if not info.name.startswith("test_"):
             continue
-        module = importlib.import_module(f"suite.{info.name}")
+        module = importlib.import_module(f"celery_conformance.suite.{info.name}")
         for name, obj in vars(module).items():
             if not name.startswith("test_") or not callable(obj):
                 continue

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from suite.capabilities import CAPABILITY_DOCS, Capabilities, KnownFailure
+from celery_conformance.suite.capabilities import CAPABILITY_DOCS, Capabilities, KnownFailure
 
 SPEC_WITH_KNOWN_FAILURES = """
-from suite.capabilities import KnownFailure
-from suite.targets import BackendSpec
+from celery_conformance.suite.capabilities import KnownFailure
+from celery_conformance.suite.targets import BackendSpec
 
 SPEC = BackendSpec(
     name="kf",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from suite.config import SETTINGS, resolve
+from celery_conformance.suite.config import SETTINGS, resolve
 
 PYPROJECT = """
 [tool.celery-conformance]

@@ -7,8 +7,8 @@ from typing import Optional
 
 import pytest
 
-import containers
-from containers import StoreProvider, StoreServer, StoreUnavailable, obtain
+from celery_conformance import containers
+from celery_conformance.containers import StoreProvider, StoreServer, StoreUnavailable, obtain
 
 
 # ------------------------------------------------------------------ ladder
@@ -265,7 +265,7 @@ def _fake_testcontainers(monkeypatch, module: str, cls: str, url: str, version: 
     "postgresql://test:test@localhost:49153/test",
 ])
 def test_postgresql_from_container(monkeypatch, container_url):
-    from containers import postgresql
+    from celery_conformance.containers import postgresql
 
     fake, engines = _fake_testcontainers(monkeypatch, "postgres", "PostgresContainer",
                                          container_url, "15.6 (Debian 15.6-1)")
@@ -284,7 +284,7 @@ def test_postgresql_from_container(monkeypatch, container_url):
 
 
 def test_mysql_from_container(monkeypatch):
-    from containers import mysql
+    from celery_conformance.containers import mysql
 
     fake, engines = _fake_testcontainers(monkeypatch, "mysql", "MySqlContainer",
                                          "mysql+pymysql://root:test@localhost:49154/test",

@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from suite.capabilities import Capabilities, infer_capabilities
+from celery_conformance.suite.capabilities import Capabilities, infer_capabilities
 
 #: Celery's cache backend on its in-memory client, as a class no spec
 #: describes (its capabilities are read from the class)
@@ -94,8 +94,8 @@ def test_real_time_young_keeper_passes_the_reference_backend(harness):
 
 # --------------------------------------------------------- 4. namespaces
 def test_a_url_store_gives_every_test_a_key_prefix_of_its_own():
-    from suite.stores import UrlStore
-    from suite.targets import key_prefix_namespace
+    from celery_conformance.suite.stores import UrlStore
+    from celery_conformance.suite.targets import key_prefix_namespace
 
     store = UrlStore("memory://")
     first, second = (key_prefix_namespace(store.create_namespace("t")) for _ in range(2))
@@ -141,7 +141,7 @@ def _suite_files(*names):
     ("postgresql+psycopg2://u@h:5432/db", "unknown-scheme", "nosuchscheme://u@h:5432/db"),
 ])
 def test_bad_urls_carry_one_fault_each_and_only_where_it_applies(url, fault, expected):
-    from suite.test_configuration import bad_url
+    from celery_conformance.suite.test_configuration import bad_url
 
     assert bad_url(url, fault) == expected
 
@@ -149,11 +149,11 @@ def test_bad_urls_carry_one_fault_each_and_only_where_it_applies(url, fault, exp
 # ------------------------------------------- 6. configured outside the URL
 def test_a_backend_configured_outside_the_url_is_not_judged_on_url_parts(harness):
     harness.write("outside.py", """
-        from suite.capabilities import Capabilities
-        from suite.targets import BackendSpec
+        from celery_conformance.suite.capabilities import Capabilities
+        from celery_conformance.suite.targets import BackendSpec
 
-        SPEC = BackendSpec(name="outside", backend="backends.database:DatabaseBackend",
-                           stores=("sqlite",), backdoor="suite.backdoors:SqlTableBackdoor",
+        SPEC = BackendSpec(name="outside", backend="celery_conformance.backends.database:DatabaseBackend",
+                           stores=("sqlite",), backdoor="celery_conformance.suite.backdoors:SqlTableBackdoor",
                            capabilities=Capabilities(configured_by_url=False))
     """)
     result = harness.run_contract("test_configuration", "test_security", args=(
@@ -197,7 +197,7 @@ def test_backends_listing_shows_inferred_capabilities_and_what_they_skip(harness
         "Capabilities of myredis:MyRedis*",
         "*native_expiry*True*(supports_autoexpire)*",
         "*https_endpoint*None*not run: test_tls_certificate_verified_by_default*",
-        "*backdoor: suite.backdoors:KeyValueBackdoor*"])
+        "*backdoor: celery_conformance.suite.backdoors:KeyValueBackdoor*"])
 
 
 # ---------------------------------------------- 9. what a prefork child runs
@@ -207,7 +207,7 @@ def test_forked_writers_run_what_a_prefork_child_runs_first(tmp_path):
     forked writer, before its first write."""
     from celery import Celery, signals
 
-    from suite.plumbing import run_parallel
+    from celery_conformance.suite.plumbing import run_parallel
 
     seen = tmp_path / "init"
 
@@ -242,7 +242,7 @@ def _result(outcome, clauses, role="dedicated", failed=None):
 
 
 def test_a_model_failure_breaks_only_the_clauses_it_names():
-    from suite.report import clause_verdicts
+    from celery_conformance.suite.report import clause_verdicts
 
     verdicts = clause_verdicts([
         _result("failed", ["RT1", "ST1", "XP2"], role="model", failed=["XP2"]),
@@ -251,7 +251,7 @@ def test_a_model_failure_breaks_only_the_clauses_it_names():
 
 
 def test_a_declared_model_failure_is_a_divergence_of_the_named_clauses_only():
-    from suite.report import clause_verdicts
+    from celery_conformance.suite.report import clause_verdicts
 
     verdicts = clause_verdicts([
         _result("xfailed", ["RT1", "XP2"], role="model", failed=["XP2"]),
@@ -260,7 +260,7 @@ def test_a_declared_model_failure_is_a_divergence_of_the_named_clauses_only():
 
 
 def test_a_passing_model_never_makes_a_clause_hold_by_itself():
-    from suite.report import clause_verdicts
+    from celery_conformance.suite.report import clause_verdicts
 
     verdicts = clause_verdicts([_result("passed", ["RT1", "FG4"], role="model"),
                                 _result("skipped", ["FG4"]), _result("passed", ["RT1"])])
@@ -273,7 +273,7 @@ def test_a_passing_model_never_makes_a_clause_hold_by_itself():
     ("GR1/GR3: group g should hold", ["GR1"]),     # GR3 is not a clause of this test
 ])
 def test_a_machine_assertion_is_attributed_to_the_clauses_it_names(message, expected):
-    from suite.test_state_machine import failed_clauses
+    from celery_conformance.suite.test_state_machine import failed_clauses
 
     marked = ["RT1", "RT3", "ST1", "ST2", "ST3", "ST4", "FG1", "GR1", "XP1", "XP2"]
     assert failed_clauses(AssertionError(message), marked) == \
@@ -281,7 +281,7 @@ def test_a_machine_assertion_is_attributed_to_the_clauses_it_names(message, expe
 
 
 def test_a_backend_error_in_a_rule_is_attributed_to_that_rule():
-    from suite.test_state_machine import RULE_CLAUSES, failed_clauses
+    from celery_conformance.suite.test_state_machine import RULE_CLAUSES, failed_clauses
 
     def delete_group():
         raise KeyError("backend blew up")
@@ -300,7 +300,7 @@ def test_the_readme_explains_every_capability_and_backdoor_method():
     README, one line each: none may be missing."""
     import dataclasses
 
-    from suite.backdoors import Backdoor
+    from celery_conformance.suite.backdoors import Backdoor
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text()
@@ -310,3 +310,24 @@ def test_the_readme_explains_every_capability_and_backdoor_method():
     methods = [m for m in vars(Backdoor) if not m.startswith("_")]
     missing = [m for m in methods if f"`{m}(" not in readme]
     assert not missing, f"README lacks the backdoor methods {missing}"
+
+
+# ------------------------------------------------ a failure under the ci profile
+def test_a_ci_failure_shows_the_example_once_and_only_the_capabilities_that_differ(harness):
+    harness.write("test_fails.py", """
+        import pytest
+        from hypothesis import given, strategies as st
+
+        @pytest.mark.clause("RT1")
+        @given(value=st.integers(min_value=7, max_value=7))
+        def test_fails(capabilities, value):
+            assert value == 8
+    """)
+    result = harness.run("--backend=kvplain:MemoryCache", "--backend-url=memory://",
+                         "--hypothesis-profile=ci")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    import re
+
+    assert len(re.findall(r"(?<![_\w])value=7\b", out)) == 1, out   # the example, once
+    assert "max_task_id_length" not in out        # the default fields are not listed

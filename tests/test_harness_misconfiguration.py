@@ -64,9 +64,9 @@ def test_a_given_url_that_does_not_answer_is_an_error_not_a_skip(one_test):
 
 def test_a_missing_driver_names_the_extra_to_install(one_test):
     one_test.write("needy.py", """
-        from suite.targets import BackendSpec
+        from celery_conformance.suite.targets import BackendSpec
 
-        SPEC = BackendSpec(name="needy", backend="backends.database:DatabaseBackend",
+        SPEC = BackendSpec(name="needy", backend="celery_conformance.backends.database:DatabaseBackend",
                            stores=("sqlite",),
                            drivers=(("no_such_driver_xyz", "needy-extra"),))
     """)
@@ -78,7 +78,7 @@ def test_a_missing_driver_names_the_extra_to_install(one_test):
 
 
 def test_backends_listing_says_which_driver_a_store_lacks(harness, monkeypatch):
-    from containers import postgresql
+    from celery_conformance.containers import postgresql
 
     monkeypatch.setattr(postgresql.PROVIDER, "drivers", (("no_such_driver_xyz", "postgresql"),))
     result = harness.run("--backends")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from suite.test_polling import NO_WAIT_FOR, allowance
+from celery_conformance.suite.test_polling import NO_WAIT_FOR, allowance
 
 CI = ("--hypothesis-profile=ci", "-p", "no:randomly")
 

@@ -8,12 +8,12 @@ import sqlite3
 import celery
 import pytest
 
-import suite
+from celery_conformance import suite
 
 #: A backend spec of our own, so the run has known failures to apply.
 FAKE_SPEC = """
-from suite.capabilities import Capabilities, KnownFailure
-from suite.targets import BackendSpec
+from celery_conformance.suite.capabilities import Capabilities, KnownFailure
+from celery_conformance.suite.targets import BackendSpec
 
 SPEC = BackendSpec(
     name="fake",
@@ -208,7 +208,7 @@ def test_one_report_file_per_selected_target(harness):
     files = sorted(p.name for p in (harness.path / "out").iterdir())
     assert files == ["conf.fake_sqlite.json", "conf.sqlite.json"]
     for name, backend, target in [
-            ("conf.sqlite.json", "backends.database:DatabaseBackend", "sqlite"),
+            ("conf.sqlite.json", "celery_conformance.backends.database:DatabaseBackend", "sqlite"),
             ("conf.fake_sqlite.json", "celery.backends.database:DatabaseBackend", "fake@sqlite")]:
         doc = json.loads((harness.path / "out" / name).read_text())
         assert doc["run"]["backend"] == backend

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from suite.targets import (CELERY_DATABASE, REFERENCE_DATABASE, SQL_STORES, SPECS, Target,
+from celery_conformance.suite.targets import (CELERY_DATABASE, REFERENCE_DATABASE, SQL_STORES, SPECS, Target,
                            TargetError, resolve, store_for_url)
 
 CELERY_DB = "celery.backends.database:DatabaseBackend"
@@ -54,11 +54,11 @@ def test_all_is_every_spec_on_every_store_it_declares():
 
 
 def test_unregistered_class_gets_a_generic_spec():
-    [target] = resolve("suite.backdoors:KeyValueBackdoor@url", "memory://")
-    assert target.spec.backend == "suite.backdoors:KeyValueBackdoor"
+    [target] = resolve("celery_conformance.suite.backdoors:KeyValueBackdoor@url", "memory://")
+    assert target.spec.backend == "celery_conformance.suite.backdoors:KeyValueBackdoor"
     assert target.spec.capabilities.kind == "table"   # not a Celery key-value backend
     assert target.spec.known_failures == ()
-    assert target.id == "suite.backdoors:KeyValueBackdoor@url"
+    assert target.id == "celery_conformance.suite.backdoors:KeyValueBackdoor@url"
 
 
 def test_unregistered_key_value_class_gets_capabilities_from_its_class(tmp_path, monkeypatch):
@@ -70,7 +70,7 @@ def test_unregistered_key_value_class_gets_capabilities_from_its_class(tmp_path,
     caps = target.spec.capabilities
     assert (caps.kind, caps.native_expiry, caps.implements_incr) == ("kv", True, True)
     assert target.spec.known_failures == ()
-    assert target.spec.backdoor_path() == "suite.backdoors:KeyValueBackdoor"
+    assert target.spec.backdoor_path() == "celery_conformance.suite.backdoors:KeyValueBackdoor"
 
 
 @pytest.mark.parametrize("value, url, message", [
@@ -120,7 +120,7 @@ def test_contract_tests_run_once_per_target(harness):
 def test_emulated_store_is_said_in_the_target_id():
     """A target whose store is an emulation carries '-emulated' in its id, so
     test ids and report names never pass it off as the real server."""
-    from suite.targets import REFERENCE_ARANGODB
+    from celery_conformance.suite.targets import REFERENCE_ARANGODB
 
     assert Target(REFERENCE_ARANGODB, "arangodb").id == "arangodb"
     assert Target(REFERENCE_ARANGODB, "arangodb", emulated=True).id == "arangodb-emulated"
@@ -130,9 +130,9 @@ def test_emulated_store_is_said_in_the_target_id():
 def test_targets_are_labelled_from_the_store_kind_the_provider_expects(monkeypatch):
     """Before any store runs, the label comes from what the ladder will start:
     a URL or a container engine means the real server, else the local route."""
-    import containers
-    from suite.plugin import label_emulated_targets
-    from suite.targets import REFERENCE_ARANGODB
+    from celery_conformance import containers
+    from celery_conformance.suite.plugin import label_emulated_targets
+    from celery_conformance.suite.targets import REFERENCE_ARANGODB
 
     class Provider(containers.StoreProvider):
         name, local_kind = "arangodb", "emulated"

@@ -15,9 +15,9 @@ import sys
 
 import pytest
 
-from suite.clauses import CLAUSES
-from suite.repro.catalogue import reproductions, reproductions_for, script_path
-from suite.targets import SPECS, STORE_ALIASES
+from celery_conformance.suite.clauses import CLAUSES
+from celery_conformance.suite.repro.catalogue import reproductions, reproductions_for, script_path
+from celery_conformance.suite.targets import SPECS, STORE_ALIASES
 
 FOUND = reproductions()
 DECLARED = [(spec, kf) for spec in SPECS.values() for kf in spec.known_failures]
@@ -43,7 +43,7 @@ def test_every_reproduction_names_its_clause_and_contract_tests(name):
     import importlib
     import pkgutil
 
-    import suite
+    from celery_conformance import suite
 
     module = FOUND[name]
     assert module.CLAUSE in CLAUSES, f"{name}: unknown clause {module.CLAUSE!r}"
@@ -52,7 +52,7 @@ def test_every_reproduction_names_its_clause_and_contract_tests(name):
     tests = set()
     for info in pkgutil.iter_modules(suite.__path__):
         if info.name.startswith("test_"):
-            tests |= set(vars(importlib.import_module(f"suite.{info.name}")))
+            tests |= set(vars(importlib.import_module(f"celery_conformance.suite.{info.name}")))
     unknown = [t for t in module.TESTS if t not in tests]
     assert module.TESTS and not unknown, f"{name}: TESTS names no contract test {unknown}"
 
@@ -61,7 +61,7 @@ def test_every_reproduction_names_its_clause_and_contract_tests(name):
 def broker():
     """Stores started once for this module, in a directory of their own (a
     server run as another user, PostgreSQL's, must be able to reach it)."""
-    from suite.stores import StoreBroker
+    from celery_conformance.suite.stores import StoreBroker
 
     stores = StoreBroker(None)
     yield stores
@@ -69,7 +69,7 @@ def broker():
 
 
 def run_reproduction(broker, name: str, spec_name: str, store: str):
-    from containers import StoreUnavailable
+    from celery_conformance.containers import StoreUnavailable
 
     try:
         server = broker.get(store)

@@ -8,8 +8,8 @@ import json
 import pytest
 import requests
 
-import containers
-from containers import StoreUnavailable, arangodb, obtain
+from celery_conformance import containers
+from celery_conformance.containers import StoreUnavailable, arangodb, obtain
 
 
 @pytest.fixture(scope="module")

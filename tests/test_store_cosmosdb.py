@@ -20,9 +20,9 @@ from urllib.parse import quote
 
 import pytest
 
-import containers
-from containers import StoreUnavailable, cosmosdb, obtain
-from containers.cosmosdb import EMULATOR_KEY, PROVIDER, CosmosEndpoint, parse_url
+from celery_conformance import containers
+from celery_conformance.containers import StoreUnavailable, cosmosdb, obtain
+from celery_conformance.containers.cosmosdb import EMULATOR_KEY, PROVIDER, CosmosEndpoint, parse_url
 
 azure_cosmos = pytest.importorskip("azure.cosmos")
 from azure.core import MatchConditions  # noqa: E402
@@ -363,7 +363,7 @@ def test_the_key_is_never_shown(server, namespace):
 
 
 def test_an_unreachable_url_is_unavailable_without_showing_the_key():
-    from containers._process import free_port
+    from celery_conformance.containers._process import free_port
 
     url = f"cosmosdbsql+http://:{QUOTED_KEY}@127.0.0.1:{free_port()}"
     with pytest.raises(StoreUnavailable) as info:

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from celery import Celery, states
 
-import containers
-from containers import filesystem, memcached, redis as redis_store
+from celery_conformance import containers
+from celery_conformance.containers import filesystem, memcached, redis as redis_store
 
 PASSWORD = "Hunter2-n0t-in-any-report"
 

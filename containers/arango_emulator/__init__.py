@@ -5,5 +5,5 @@ It is labelled emulated wherever it answers (``/_api/version`` details, the
 pyArango, python-arango and Celery's ArangoDB backend use, with an AQL subset
 behind a real parser (see :mod:`.aql_parser`). Run it with::
 
-    python -m containers.arango_emulator --port 8529 --root-password secret
+    python -m celery_conformance.containers.arango_emulator --port 8529 --root-password secret
 """

@@ -1,4 +1,4 @@
-"""``python -m containers.arango_emulator --port P [--data-dir D] [--root-password X]``"""
+"""``python -m celery_conformance.containers.arango_emulator --port P [--data-dir D] [--root-password X]``"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ SNAPSHOT = "arango-emulator-snapshot.json"
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m containers.arango_emulator",
+    parser = argparse.ArgumentParser(prog="python -m celery_conformance.containers.arango_emulator",
                                      description="An emulated ArangoDB server (not ArangoDB).")
     parser.add_argument("--port", type=int, default=8529)
     parser.add_argument("--host", default="127.0.0.1")

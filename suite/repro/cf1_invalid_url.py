@@ -33,7 +33,7 @@ def bad_url(url, fault):
         return urlunsplit(split._replace(
             netloc=(userinfo + "@" if userinfo else "") + f"{split.hostname}:notaport"))
     if fault == "missing-directory" and not networked and split.path:
-        return urlunsplit(split._replace(path=split.path.rstrip("/") + "/no/such/directory"))
+        return url.split("?", 1)[0].split("#", 1)[0].rstrip("/") + "/no/such/directory"
     return None
 
 

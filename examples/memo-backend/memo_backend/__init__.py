@@ -1,0 +1,1 @@
+"""memo_backend: Celery results in one SQLite file (an example third-party backend)."""
