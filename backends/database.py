@@ -394,6 +394,12 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
             raise ImproperlyConfigured(
                 f"the result backend URL names an unknown SQLAlchemy dialect or driver "
                 f"{parsed.drivername!r}") from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            directory = os.path.dirname(os.path.abspath(parsed.database))
+            if not os.path.isdir(directory):
+                raise ImproperlyConfigured(
+                    f"the SQLite database path {parsed.database!r} is in a directory that "
+                    f"does not exist ({directory}): create it, or give another path")
         return parsed
 
     @staticmethod

@@ -632,6 +632,11 @@ def pytest_runtest_makereport(item, call):
             if store is not None:
                 lines.append(f"server: {store.describe()}")
             report.sections.insert(0, ("Broken guarantee", "\n".join(lines)))
+            crash = getattr(report.longrepr, "reprcrash", None)
+            if crash is not None and crash.message:
+                # the summary line names the failure; the example (hypothesis's
+                # "Failing test case") is shown once, in the report above it
+                crash.message = crash.message.split("\nFailing test case:", 1)[0].rstrip()
             store_error = call.excinfo is not None and not call.excinfo.errisinstance(AssertionError)
             if store is not None and (call.when == "setup" or store_error):
                 tail = store.log_tail()
@@ -699,7 +704,7 @@ def write_reproductions(state: ConformanceState, directory: str) -> int:
     Returns how many were written."""
     from pathlib import Path
 
-    from .repro.catalogue import reproductions_of, single_file
+    from .repro.catalogue import reproductions_of, reproductions_of_clauses, single_file
 
     from celery_conformance.containers import redact
 
@@ -711,12 +716,17 @@ def write_reproductions(state: ConformanceState, directory: str) -> int:
         if target is None:
             continue
         stands_for: dict = {}
+        unreproduced = []
         for r in results.values():
             if r["outcome"] in ("failed", "xfailed", "error"):
                 clauses = r.get("failed_clauses") or r["clauses"]
-                for name in reproductions_of(r["test"].rsplit("::", 1)[-1], clauses):
+                names = reproductions_of(r["test"].rsplit("::", 1)[-1], clauses) or \
+                    reproductions_of_clauses(clauses)
+                for name in names:
                     stands_for.setdefault(name, []).append(r["test"])
-        if not stands_for:
+                if not names:
+                    unreproduced.append(r["test"])
+        if not stands_for and not unreproduced:
             continue
         out = Path(directory) / "".join(c if c.isalnum() or c in "-_." else "_"
                                         for c in target_id)
@@ -728,6 +738,9 @@ def write_reproductions(state: ConformanceState, directory: str) -> int:
             index.append(f"{name}.py reproduces:")
             index.extend(f"  {t}" for t in sorted(tests))
             count += 1
+        if unreproduced:
+            index.append("No standalone reproduction yet (run the contract test itself):")
+            index.extend(f"  {t}" for t in sorted(unreproduced))
         (out / "README.txt").write_text("\n".join(index) + "\n")
     return count
 

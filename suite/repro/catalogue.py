@@ -46,6 +46,12 @@ def reproductions_of(test_name: str, clauses) -> list:
                   if module.CLAUSE in clauses and base in module.TESTS)
 
 
+def reproductions_of_clauses(clauses) -> list:
+    """Every reproduction of the given clauses (for a failing test that has
+    none of its own, such as a stateful model test)."""
+    return sorted(name for name, module in reproductions().items() if module.CLAUSE in clauses)
+
+
 def single_file(name: str, backend: str, url: str) -> str:
     """Reproduction ``name`` as one self-contained script (the runner
     inlined), with the command that runs it against ``backend`` at ``url``
