@@ -301,8 +301,12 @@ class BackendModelMachine(RuleBasedStateMachine):
         for task_id, exp in list(self.tasks.items()):
             t0, t1 = exp.written
             ready = exp.status in READY
-            if t0 >= oldest_kept:
-                continue  # XP2: younger than E, must survive
+            if t0 >= oldest_kept:   # younger than E: must survive
+                meta = self.backend.get_task_meta(task_id, cache=False)
+                assert not _unknown_meta_matches(meta), (
+                    f"XP2: cleanup() removed {task_id} ({exp.describe()}), written less than "
+                    f"E={self.expires}s before it")
+                continue
             if t1 < newest_deleted and (ready or self.strict):
                 note(f"  model: {task_id} ({exp.describe()}) expired")
                 del self.tasks[task_id]
@@ -316,6 +320,9 @@ class BackendModelMachine(RuleBasedStateMachine):
         for group_id, saved in list(self.groups.items()):
             t0, t1 = saved.written
             if t0 >= oldest_kept:
+                assert self.backend.restore_group(group_id, cache=False) is not None, (
+                    f"XP2: cleanup() removed group {group_id}, saved less than "
+                    f"E={self.expires}s before it")
                 continue
             if t1 < newest_deleted:
                 note(f"  model: group {group_id} expired")
