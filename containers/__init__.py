@@ -171,6 +171,31 @@ class StoreProvider(abc.ABC):
         )
 
 
+class DirectoryProvider(StoreProvider):
+    """An embedded store kept in a local directory (no server, no ladder):
+    a URL names the directory, else a throwaway one in the session's workdir.
+    Subclasses give ``store_class(directory, route)`` and ``directory_of(url)``."""
+
+    embedded = True
+    store_class: type = StoreServer
+
+    def directory_of(self, url: str) -> str:
+        raise NotImplementedError
+
+    def from_url(self, url: str) -> StoreServer:
+        directory = self.directory_of(url)
+        os.makedirs(directory, exist_ok=True)
+        return self.store_class(directory, route="url")
+
+    def local_unavailable_reason(self) -> Optional[str]:
+        return None
+
+    def from_local(self, workdir: str) -> StoreServer:
+        import tempfile
+
+        return self.store_class(tempfile.mkdtemp(prefix=f"{self.name}-", dir=workdir))
+
+
 @functools.lru_cache(maxsize=1)
 def container_engine() -> tuple[bool, str]:
     """Probe once whether a container engine answers; (ok, reason)."""

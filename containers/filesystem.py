@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-from typing import Optional
 
-from . import Namespace, StoreProvider, StoreServer
+from . import DirectoryProvider, Namespace, StoreServer
 
 
 def filesystem_type(path: str) -> str:
@@ -60,29 +58,21 @@ class FilesystemStore(StoreServer):
         return {"directory": self.directory, "route": self.route}
 
 
-class FilesystemProvider(StoreProvider):
+class FilesystemProvider(DirectoryProvider):
     name = "filesystem"
     url_form = "file:///DIRECTORY"
     env_var = "CELERY_CONFORMANCE_FILESYSTEM_DIR"
-    embedded = True
+    store_class = FilesystemStore
 
     def recognizes(self, url: str) -> bool:
         return url.startswith("file://")
 
-    def from_url(self, url: str) -> StoreServer:
+    def directory_of(self, url: str) -> str:
         """A URL here is a directory for the namespaces (file:///DIR, or a path)."""
         for prefix in ("file://localhost/", "file://"):
             if url.startswith(prefix):
-                url = "/" + url[len(prefix):].lstrip("/")
-                break
-        os.makedirs(url, exist_ok=True)
-        return FilesystemStore(url, route="url")
-
-    def local_unavailable_reason(self) -> Optional[str]:
-        return None
-
-    def from_local(self, workdir: str) -> StoreServer:
-        return FilesystemStore(tempfile.mkdtemp(prefix="filesystem-", dir=workdir))
+                return "/" + url[len(prefix):].lstrip("/")
+        return url
 
 
 PROVIDER = FilesystemProvider()

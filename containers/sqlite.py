@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tempfile
-from typing import Optional
 
-from . import Namespace, StoreProvider, StoreServer
+from . import DirectoryProvider, Namespace, StoreServer
 
 
 class SQLiteStore(StoreServer):
@@ -15,9 +13,9 @@ class SQLiteStore(StoreServer):
     kind = "embedded"
     route = "embedded"
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, route: str = "embedded") -> None:
         super().__init__()
-        self.directory = directory
+        self.directory, self.route = directory, route
         self.version = sqlite3.sqlite_version
 
     def create_namespace(self, label: str) -> Namespace:
@@ -37,28 +35,18 @@ class SQLiteStore(StoreServer):
         return {"directory": self.directory}
 
 
-class SQLiteProvider(StoreProvider):
+class SQLiteProvider(DirectoryProvider):
     name = "sqlite"
     url_form = "sqlite:///DIRECTORY (a directory for the database files)"
     env_var = "CELERY_CONFORMANCE_SQLITE_DIR"
-    embedded = True
+    store_class = SQLiteStore
 
     def recognizes(self, url: str) -> bool:
         return url.startswith("sqlite:")
 
-    def from_url(self, url: str) -> StoreServer:
+    def directory_of(self, url: str) -> str:
         """A URL here is a directory for the database files (sqlite:///DIR)."""
-        directory = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
-        os.makedirs(directory, exist_ok=True)
-        store = SQLiteStore(directory)
-        store.route = "url"
-        return store
-
-    def local_unavailable_reason(self) -> Optional[str]:
-        return None
-
-    def from_local(self, workdir: str) -> StoreServer:
-        return SQLiteStore(tempfile.mkdtemp(prefix="sqlite-", dir=workdir))
+        return url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
 
 
 PROVIDER = SQLiteProvider()
