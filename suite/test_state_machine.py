@@ -92,6 +92,18 @@ GONE = {"RT3": "was never stored", "FG1": "was forgotten", "GR2": "was deleted",
         "XP6": "has expired (not ready, last written more than E before cleanup)"}
 
 
+def _removal(remove, some_id, exists: bool, clause: str, what: str) -> None:
+    """Call ``remove(some_id)``; an error on an id the model holds no record
+    of (unknown, or already removed) breaks ``clause`` (FG2, GR2)."""
+    try:
+        remove(some_id)
+    except Exception as exc:
+        if exists:
+            raise
+        raise AssertionError(f"{clause}: {what}({some_id}) of an id with no record raised "
+                             f"{type(exc).__name__}: {exc}") from exc
+
+
 def _unknown_meta_matches(meta) -> bool:
     return meta["status"] == states.PENDING and meta["result"] is None
 
@@ -242,7 +254,7 @@ class BackendModelMachine(RuleBasedStateMachine):
     def forget(self, task_id):
         note(f"forget({task_id})")
         self.seen_tasks.add(task_id)
-        self.backend.forget(task_id)
+        _removal(self.backend.forget, task_id, task_id in self.tasks, "FG2", "forget")
         self.tasks.pop(task_id, None)
         self.gone_because[task_id] = "FG1"
         assert not self.backend.task_result_exists(task_id), (
@@ -273,7 +285,8 @@ class BackendModelMachine(RuleBasedStateMachine):
     def delete_group(self, group_id):
         note(f"delete_group({group_id})")
         self.seen_groups.add(group_id)
-        self.backend.delete_group(group_id)
+        _removal(self.backend.delete_group, group_id, group_id in self.groups, "GR2",
+                 "delete_group")
         self.groups.pop(group_id, None)
         self.group_gone_because[group_id] = "GR2"
 
