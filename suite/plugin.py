@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -351,7 +352,7 @@ def pytest_report_header(config):
 
 # ----------------------------------------------------------------- collection
 #: the folder of the contract modules (suite/ in the repository)
-CONTRACT_DIR = __import__("pathlib").Path(__file__).resolve().parent
+CONTRACT_DIR = Path(__file__).resolve().parent
 
 
 class ContractModule(pytest.Module):
