@@ -314,8 +314,10 @@ def obtain(provider: StoreProvider, workdir: str, url: Optional[str] = None) -> 
 
 def providers() -> dict[str, StoreProvider]:
     """Every store this package knows, by name."""
-    from . import arangodb, cosmosdb, filesystem, memcached, mysql, postgresql, redis, sqlite
+    from . import (arangodb, cosmosdb, filesystem, memcached, mysql, postgresql, rabbitmq,
+                   redis, sqlite)
 
     found = [sqlite.PROVIDER, postgresql.PROVIDER, mysql.PROVIDER, cosmosdb.PROVIDER,
-             arangodb.PROVIDER, redis.PROVIDER, memcached.PROVIDER, filesystem.PROVIDER]
+             arangodb.PROVIDER, redis.PROVIDER, memcached.PROVIDER, filesystem.PROVIDER,
+             rabbitmq.PROVIDER]
     return {p.name: p for p in found}

@@ -28,6 +28,9 @@ CAPABILITY_DOCS: dict[str, str] = {
     "table_names_configurable": "database_table_names/schemas/engine_options are honoured",
     "cleanup": "backend.cleanup() deletes expired results",
     "retry_injection_point": "name of the backend method that performs one store write",
+    "read_injection_point": "name of the backend method that performs one store read",
+    "io_free_operations": "API operations that never reach the store (BI1 then checks "
+                          "only that they refuse a bad id)",
     "transient_error": "an example error the backend must classify as retryable",
     "permanent_error": "an example error the backend must not retry",
     "concurrent_processes": "several processes may write to one store at once",
@@ -42,6 +45,12 @@ CAPABILITY_DOCS: dict[str, str] = {
     "io_methods": "the backend methods that reach the store (BI1 watches them); empty: "
                   "get/mget/set/delete/incr/expire for kind='kv', the _store_result-style "
                   "hooks for kind='table'",
+    "results_to_sender": "results are messages to the client that sent the task "
+                         "(request.reply_to), not records in a store (Celery's rpc)",
+    "any_client_reads": "any client of the store reads any result (not so where results "
+                        "are messages to the client that sent the task: results_to_sender)",
+    "stores_groups": "save_group/restore_group/delete_group keep groups (False: the "
+                     "backend refuses them, as Celery's rpc does with NotImplementedError)",
     "https_endpoint": "backend talks to its store over https, where TLS verification "
                       "applies (declared as: how to point a URL at an https host:port)",
 }
@@ -71,6 +80,7 @@ class Capabilities:
     table_names_configurable: bool = False
     cleanup: bool = True
     retry_injection_point: str = "_store_result"
+    read_injection_point: str = "_get_task_meta_for"
     transient_error: Optional[Callable[[], BaseException]] = None
     permanent_error: Optional[Callable[[], BaseException]] = None
     concurrent_processes: bool = True
@@ -87,14 +97,29 @@ class Capabilities:
     expiry_clock: Literal["client", "server"] = "client"
     #: backend methods that perform I/O on the store (empty: derived from kind)
     io_methods: tuple = ()
+    #: BI1's operations that reach no store at all (Celery's rpc forgets in
+    #: the client only): their control step is not asked to show I/O
+    io_free_operations: tuple = ()
     #: False: the backend ignores result_backend's URL (configured elsewhere),
     #: so the URL parts of CF1 and SC1 are not run
     configured_by_url: bool = True
+    #: True: a write is a message to the client named by request.reply_to, which
+    #: alone reads it (Celery's rpc). The harness then addresses every write to
+    #: the client that built the backend, as a worker replies to the client that
+    #: sent the task, and tests where another client reads are not run
+    results_to_sender: bool = False
+    #: False: the backend refuses groups (save_group raises NotImplementedError)
+    stores_groups: bool = True
 
     @property
     def key_value(self) -> bool:
         """True for key-value backends (derived from ``kind``, for ``requires``)."""
         return self.kind == "kv"
+
+    @property
+    def any_client_reads(self) -> bool:
+        """True when any client of the store reads any result."""
+        return not self.results_to_sender
 
     @property
     def client_clock_expiry(self) -> bool:
@@ -163,6 +188,10 @@ def infer_capabilities(cls) -> tuple:
         "cleanup": (cleans, "cleanup() overrides Backend.cleanup" if cleans
                     else "cleanup() is Backend.cleanup, a no-op"),
     }
+    if callable(getattr(cls, "destination_for", None)):
+        # Backend.destination_for: results go to request.reply_to (Celery's rpc)
+        values["results_to_sender"] = (True, "destination_for (replies go to the sending "
+                                             "client's request.reply_to)")
     if autoexpire:
         # Celery's autoexpiring stores count a relative TTL down themselves
         values["expiry_clock"] = ("server", "supports_autoexpire (a TTL the store counts down)")

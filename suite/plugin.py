@@ -19,7 +19,7 @@ from . import __version__, profiles
 from .capabilities import CAPABILITY_DOCS
 from .clauses import CLAUSES
 from .config import resolve as resolve_settings
-from .plumbing import build_backend
+from .plumbing import address_replies, build_backend, declare_capabilities
 from .report import ReportCollector, clause_verdicts, level_of
 from .stores import WORKERINPUT_KEY, StoreBroker
 from .targets import (SPECS, STORE_ALIASES, Target, TargetError, missing_drivers,
@@ -529,9 +529,13 @@ class BackendFactory:
         app.conf.update(settings)
         return app
 
-    def __call__(self, *, fresh: bool = False, namespace=None, app=None, **conf):
+    def __call__(self, *, fresh: bool = False, namespace=None, app=None, worker_for=None,
+                 **conf):
         """A new backend. ``fresh=True`` puts it in a namespace of its own;
-        keyword arguments are Celery settings (``result_expires=60``)."""
+        keyword arguments are Celery settings (``result_expires=60``).
+        ``worker_for=client``: the backend a worker uses to finish tasks that
+        ``client`` sent (where results are messages to the sending client,
+        its writes go to ``client``; elsewhere it is just another backend)."""
         if fresh:
             namespace = self.new_namespace()
         ns = namespace or self.namespace
@@ -544,6 +548,19 @@ class BackendFactory:
             backend = build_backend(cls, app, ns.url)
         else:
             backend = build_backend(cls, app, ns.url, install=False)
+        return self.adopt(backend, worker_for=worker_for)
+
+    def adopt(self, backend, worker_for=None):
+        """Take a backend a test built itself (``cls(app=..., url=...)``) as
+        one of this test's: closed at the end, with the target's capabilities,
+        and, where results are messages to the client that sent the task, a
+        client of its own whose writes reply to itself (as if it had sent the
+        task just before), unless it is the worker that replies to
+        ``worker_for``."""
+        capabilities = self.target.spec.capabilities
+        declare_capabilities(backend, capabilities)
+        if capabilities.results_to_sender:
+            address_replies(backend, worker_for or backend)
         self._backends.append(backend)
         return backend
 

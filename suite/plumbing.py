@@ -77,8 +77,61 @@ def build_backend(cls, app, url, install=True):
 def clone_backend(backend):
     """A new backend of the same class, app settings and URL: what a worker
     thread or a forked worker process builds for itself (from the URL it was
-    configured with, as a worker would, even where .url does not keep it)."""
-    return type(backend)(app=backend.app, url=_BUILT_WITH.get(backend) or backend.url)
+    configured with, as a worker would, even where .url does not keep it).
+    Where results are messages to a client, its writes go to the client the
+    original's writes go to."""
+    clone = type(backend)(app=backend.app, url=_BUILT_WITH.get(backend) or backend.url)
+    if backend in _CAPABILITIES:
+        _CAPABILITIES[clone] = _CAPABILITIES[backend]
+    if backend in _REPLY_TO:
+        address_replies(clone, _REPLY_TO[backend])
+    return clone
+
+
+#: what the backend under test declares, for each backend the harness built
+_CAPABILITIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def declare_capabilities(backend, capabilities) -> None:
+    _CAPABILITIES[backend] = capabilities
+
+
+def capabilities_of(backend):
+    """The capabilities declared for ``backend`` (defaults where the harness
+    did not build it)."""
+    from .capabilities import Capabilities
+
+    return _CAPABILITIES.get(backend) or Capabilities()
+
+
+def keeps_groups(backend) -> bool:
+    """True when ``backend`` stores groups (the stores_groups capability): the
+    group half of a test about tasks and groups runs only then."""
+    return capabilities_of(backend).stores_groups
+
+
+def readdress_like(copy, original) -> None:
+    """Give ``copy`` (a pickled and unpickled ``original``) what the harness
+    gave the original: its declared capabilities and where its writes go."""
+    if original in _CAPABILITIES:
+        _CAPABILITIES[copy] = _CAPABILITIES[original]
+    if original in _REPLY_TO:
+        address_replies(copy, _REPLY_TO[original])
+
+
+#: the client each addressed backend's writes go to (results_to_sender)
+_REPLY_TO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def address_replies(backend, client) -> None:
+    """Make every write through ``backend`` a reply to ``client`` (a backend
+    built as the client that sent the task), as a worker's writes are, for
+    results_to_sender backends, which store nothing for a write with no reply
+    address. The same code runs the standalone reproductions."""
+    from .repro._run import reply_to_sender
+
+    reply_to_sender(backend, client)
+    _REPLY_TO[backend] = client
 
 
 def exception_text(exc: BaseException) -> str:

@@ -198,18 +198,22 @@ REFERENCE_DATABASE = BackendSpec(
 _ALL = frozenset()
 _MYSQL = frozenset({"mysql"})
 
+#: Known failures of Celery's Backend base class, shared by every built-in
+CELERY_BACKEND_BASE_KNOWN_FAILURES: tuple = (
+    KnownFailure(test="test_empty_failure_payload_raises_value_error", clause="EX5", reason=(
+        "Celery's code: exception_to_python() returns None for a falsy payload ({}), so a "
+        "FAILURE without exc_type reads back as result None instead of raising ValueError")),
+    KnownFailure(test="test_empty_string_failure_payload_raises", clause="EX7", reason=(
+        "Celery's code: exception_to_python() returns None for a falsy payload (''), so the "
+        "stored FAILURE meta is returned half-decoded with result None")),
+)
+
 #: Known failures of Celery 5.7.0's own DatabaseBackend, each a real divergence
 #: of Celery's code (the reference backend passes the same tests on every store).
-CELERY_DATABASE_KNOWN_FAILURES: tuple = (
+CELERY_DATABASE_KNOWN_FAILURES: tuple = CELERY_BACKEND_BASE_KNOWN_FAILURES + (
     KnownFailure(clause="RT9", reason=(
         "the task table has no group_id/parent_id columns and to_dict() omits them, so "
         "request.group and request.parent_id are lost")),
-    KnownFailure(test="test_empty_failure_payload_raises_value_error", clause="EX5", reason=(
-        "exception_to_python() returns None for a falsy payload ({}), so a FAILURE without "
-        "exc_type reads back as result None instead of raising ValueError")),
-    KnownFailure(test="test_empty_string_failure_payload_raises", clause="EX7", reason=(
-        "exception_to_python() returns None for a falsy payload (''), so the stored FAILURE "
-        "meta is returned half-decoded with result None")),
     KnownFailure(test="test_cleanup_with_expiry_disabled_deletes_nothing*", clause="XP3", reason=(
         "result_expires=0 becomes timedelta(0) so cleanup() deletes every ready result; "
         "result_expires=None makes cleanup() compute now - None and raise TypeError")),
@@ -328,16 +332,11 @@ _CELERY_KV_GUARD = (
     "(_get_task_meta_for, then set): a STARTED writer that read before SUCCESS was stored "
     "overwrites it")
 
-CELERY_KEY_VALUE_BASE_KNOWN_FAILURES: tuple = (
+CELERY_KEY_VALUE_BASE_KNOWN_FAILURES: tuple = CELERY_BACKEND_BASE_KNOWN_FAILURES + (
     KnownFailure(test="test_garbage_record_raises_naming_the_id*", clause="BI5", reason=(
         "Celery's code: decode errors (kombu DecodeError) propagate without the task id")),
     KnownFailure(test="test_truncated_record_raises_naming_the_id*", clause="BI5", reason=(
         "Celery's code: decode errors propagate without the task id")),
-    KnownFailure(test="test_empty_failure_payload_raises_value_error", clause="EX5", reason=(
-        "Celery's code: exception_to_python() returns None for a falsy payload ({}), so a "
-        "FAILURE without exc_type reads back as result None instead of raising ValueError")),
-    KnownFailure(test="test_empty_string_failure_payload_raises", clause="EX7", reason=(
-        "Celery's code: exception_to_python() returns None for a falsy payload ('')")),
     KnownFailure(test="test_saving_a_non_group_fails_clearly_and_never_restores_a_group",
                  clause="GR6", reason=(
         "Celery's code: _save_group() calls result.as_tuple(), so a non-group fails with "
@@ -689,9 +688,122 @@ CELERY_CACHE = BackendSpec(
                 "(pymemcache)",
 )
 
+def _amqp_error(kind: str, *args):
+    def make() -> BaseException:
+        import amqp.exceptions
+
+        return getattr(amqp.exceptions, kind)(*args)
+
+    make.__name__ = f"amqp_{kind}"
+    return make
+
+
+_RPC_NO_GUARD = (
+    "Celery's code: every write is a reply message and a read takes the last one: "
+    "RPCBackend.store_result has no SUCCESS guard, so a later write replaces SUCCESS")
+_RPC_NO_EXISTS = (
+    "Celery's code: task_result_exists() (new in 5.7.0) calls _get_task_meta_for, which "
+    "RPCBackend does not have: AttributeError")
+_RPC_NO_RETRY_LOOP = (
+    "Celery's code: RPCBackend overrides store_result and get_task_meta without Backend's "
+    "retry loop: result_backend_always_retry and result_backend_max_retries never apply "
+    "(publishing is retried by kombu's own policy, 20 times 1 s apart; reads not at all)")
+
+CELERY_RPC_KNOWN_FAILURES: tuple = CELERY_BACKEND_BASE_KNOWN_FAILURES + (
+    KnownFailure(test="test_empty_or_none_id_raises_value_error_before_any_io*", clause="BI1",
+                 reason=(
+        "Celery's code: RPCBackend checks no id: store_result('') and store_result(None) "
+        "publish a reply, get_task_meta('') drains the reply queue, forget('') returns")),
+    KnownFailure(test="test_store_result_returns_encoded_exception", clause="RT7", reason=(
+        "Celery's code: RPCBackend.store_result returns the result it was given, not the "
+        "encoded result Backend.store_result returns")),
+    KnownFailure(test="test_unpicklable_exception_is_wrapped_under_pickle", clause="EX8",
+                 repro="rt7_store_result_returns_encoded", reason=(
+        "Celery's code: store_result returns the exception as given (RT7), not the "
+        "UnpickleableExceptionWrapper it stored")),
+    KnownFailure(test="test_success_is_final", clause="ST3", reason=_RPC_NO_GUARD),
+    KnownFailure(test="test_extended_fields_survive_*", clause="XT3",
+                 repro="st3_success_is_final", reason=_RPC_NO_GUARD),
+    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+                 repro="st3_success_is_final", reason=_RPC_NO_GUARD),
+    KnownFailure(test="test_result_exists_after_store_and_not_after_forget", clause="ST9",
+                 reason=_RPC_NO_EXISTS),
+    KnownFailure(test="test_unknown_id_reads_pending", clause="RT3",
+                 repro="st9_task_result_exists", reason=_RPC_NO_EXISTS),
+    KnownFailure(test="test_ignore_result_skips_success_but_not_failure", clause="ST5",
+                 repro="st9_task_result_exists", reason=_RPC_NO_EXISTS),
+    KnownFailure(test="test_unserializable_result_raises_encode_error_and_keeps_state",
+                 clause="RT5", repro="st9_task_result_exists", reason=_RPC_NO_EXISTS),
+    KnownFailure(test="test_backend_agrees_with_*_model", repro="st9_task_result_exists",
+                 reason=_RPC_NO_EXISTS + " (ST9, FG1)"),
+    KnownFailure(test="test_forget_unknown_or_forgotten_id_does_not_raise", clause="FG2",
+                 repro="fg1_forget_unread_result", reason=(
+        "Celery's code: RPCBackend.forget clears only the client's cache and buffers: a "
+        "reply still in the queue, never read, is read after forget (FG1)")),
+    KnownFailure(test="test_injection_ids_and_states_round_trip_as_data", clause="SC3",
+                 repro="st2_state_reads_back_every_time", reason=(
+        "Celery's code: a non-ready state of another id, drained from the reply queue while "
+        "one id is read, is buffered for one read only (with the default result_cache_max "
+        "the cache keeps nothing): its next read gives PENDING (ST2)")),
+    KnownFailure(test="test_children_come_back_as_equal_result_objects", clause="RT6",
+                 reason=(
+        "Celery's code: a GroupResult built on the client registers its children as "
+        "pending, which starts a consumer on the reply queue; replies are then pushed to "
+        "that consumer, get_task_meta's basic.get finds the queue empty and every result "
+        "reads PENDING")),
+    KnownFailure(test="test_concurrent_first_writes_never_surface_unique_violation",
+                 clause="CC2", repro="cc3_forked_writers", reason=(
+        "Celery's code (py-amqp): a forked child's after-fork cleanup shuts down the "
+        "socket of the broker connection it inherited (socket.shutdown), so the parent's "
+        "next read raises ConnectionResetError instead of reconnecting")),
+    KnownFailure(test="test_parallel_writes_to_distinct_ids_all_persist", clause="CC3",
+                 reason=(
+        "Celery's code (py-amqp): a forked child's after-fork cleanup shuts down the "
+        "socket of the broker connection it inherited, so the parent's next read raises "
+        "ConnectionResetError")),
+    KnownFailure(test="test_store_*", clause="RY1", reason=_RPC_NO_RETRY_LOOP),
+    KnownFailure(test="test_*_past_max_retries_*", clause="RY2", reason=_RPC_NO_RETRY_LOOP),
+    KnownFailure(test="test_cleanup_with_expiry_disabled_deletes_nothing[[]*-expires=0]",
+                 clause="XP3", reason=(
+        "Celery's code: result_expires=0 ('never expire') becomes the reply queue's "
+        "x-expires=0, which RabbitMQ refuses (PRECONDITION_FAILED): nothing can be stored")),
+    KnownFailure(test="test_get_times_out_within_timeout_plus_one_interval", clause="PL1",
+                 reason=(
+        "Celery's code: BaseResultConsumer.drain_events_until() does not pass the caller's "
+        "interval on, so the Drainer waits in 1 s steps: AsyncResult.get(timeout=0.25) "
+        "takes 1.0 s")),
+    KnownFailure(test=_BAD_EXPIRES, clause="CF1", reason=(
+        "Celery's code: result_expires='soon' escapes as a bare ValueError from float(), "
+        "when the reply queue is declared")),
+)
+
+CELERY_RPC = BackendSpec(
+    name="celery-rpc",
+    backend="celery.backends.rpc:RPCBackend",
+    stores=("rabbitmq",),
+    # results are reply messages on the sending client's queue: the broker is
+    # the app's broker_url, and result_backend is just rpc://
+    capabilities=_builtin_capabilities(
+        "celery.backends.rpc:RPCBackend", results_to_sender=True, stores_groups=False,
+        configured_by_url=False,
+        # reads drain the reply queue; a write is published as on_reply_declare
+        # is asked what to declare
+        io_methods=("_slurp_from_queue", "on_reply_declare"),
+        io_free_operations=("forget",),
+        # one write: on_reply_declare is asked once per publish; one read: a
+        # drain of the reply queue
+        retry_injection_point="on_reply_declare", read_injection_point="_slurp_from_queue",
+        transient_error=_amqp_error("RecoverableConnectionError", "connection reset"),
+        permanent_error=_amqp_error("AccessRefused", "access refused")),
+    known_failures=CELERY_RPC_KNOWN_FAILURES,
+    drivers=(("amqp", "rpc"),),
+    description="Celery 5.7.0's built-in celery.backends.rpc:RPCBackend on RabbitMQ",
+)
+
 SPECS: dict[str, BackendSpec] = {s.name: s for s in (
     REFERENCE_DATABASE, CELERY_DATABASE, REFERENCE_COSMOSDBSQL, CELERY_COSMOSDBSQL,
-    REFERENCE_ARANGODB, CELERY_ARANGODB, CELERY_REDIS, CELERY_FILESYSTEM, CELERY_CACHE)}
+    REFERENCE_ARANGODB, CELERY_ARANGODB, CELERY_REDIS, CELERY_FILESYSTEM, CELERY_CACHE,
+    CELERY_RPC)}
 
 #: ``--backend`` short names: the reference backend for each store.
 STORE_ALIASES: dict[str, tuple[BackendSpec, str]] = {

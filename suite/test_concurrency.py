@@ -20,6 +20,7 @@ from celery import states
 from .plugin import close_backend
 from .plumbing import clone_backend, run_parallel
 from .strategies import json_values, non_success_states, normalized
+from .helpers import read
 
 #: ids (rounds) per example
 ROUNDS = 3
@@ -58,7 +59,7 @@ def _run(backend, work_for, n_workers: int, mode: str) -> list:
 
 
 def _read(backend, task_id):
-    return backend.get_task_meta(task_id, cache=False)
+    return read(backend, task_id)
 
 
 # ------------------------------------------------------------------ CC1

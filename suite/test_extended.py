@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from celery import states
 
 from .strategies import json_values, make_request, normalized, requests_extended, stamp_sets
+from .helpers import read
 
 EXTENDED_FIELDS = ("name", "args", "kwargs", "worker", "retries", "queue")
 
@@ -53,7 +54,7 @@ def test_extended_meta_holds_the_request_fields(extended_backend, task_request, 
     """With result_extended=True the meta holds name, args, kwargs, worker,
     retries and queue equal to the request's."""
     extended_backend.store_result(task_request.id, value, state, request=task_request)
-    meta = extended_backend.get_task_meta(task_request.id, cache=False)
+    meta = read(extended_backend, task_request.id)
     assert meta["status"] == state
     assert extended_fields(meta) == expected_fields(task_request), (
         "extended fields read back differ from the request's")
@@ -66,7 +67,7 @@ def test_plain_meta_holds_no_request_fields(plain_backend, task_request, value, 
     queue is populated in the meta."""
     backend = plain_backend
     backend.store_result(task_request.id, value, state, request=task_request)
-    meta = backend.get_task_meta(task_request.id, cache=False)
+    meta = read(backend, task_request.id)
     assert meta["status"] == state
     populated = {f: v for f, v in extended_fields(meta).items() if v is not None}
     assert not populated, f"result_extended=False but the meta holds {populated!r}"
@@ -81,10 +82,10 @@ def test_extended_fields_survive_the_success_guard(extended_backend, first, seco
     """After SUCCESS, a later write with another request leaves the extended
     fields (and status and result) as the SUCCESS write stored them."""
     extended_backend.store_result(first.id, value, states.SUCCESS, request=first)
-    stored = extended_backend.get_task_meta(first.id, cache=False)
+    stored = read(extended_backend, first.id)
     second.id = first.id
     extended_backend.store_result(first.id, later_value, later_state, request=second)
-    meta = extended_backend.get_task_meta(first.id, cache=False)
+    meta = read(extended_backend, first.id)
     assert extended_fields(meta) == expected_fields(first), (
         "a write after SUCCESS changed the extended fields")
     assert (meta["status"], meta["result"]) == (states.SUCCESS, stored["result"]), (
@@ -117,10 +118,10 @@ def test_extended_fields_survive_writes_without_a_request(extended_backend, plai
     leave the extended fields (and status and result) as the SUCCESS write
     stored them."""
     extended_backend.store_result(first.id, value, states.SUCCESS, request=first)
-    stored = extended_backend.get_task_meta(first.id, cache=False)
+    stored = read(extended_backend, first.id)
     second.id = first.id
     LATER_WRITES[later](extended_backend, plain_backend, first.id, second)
-    meta = extended_backend.get_task_meta(first.id, cache=False)
+    meta = read(extended_backend, first.id)
     assert extended_fields(meta) == expected_fields(first), (
         f"{later} after SUCCESS changed the extended fields: {extended_fields(meta)!r}")
     assert (meta["status"], meta["result"]) == (states.SUCCESS, stored["result"]), (
@@ -141,7 +142,7 @@ def test_only_stamped_headers_are_stored(extended_backend, stamps, data, value, 
                         label="stamped_headers")
     task_request = make_request(stamps=stamps, stamped_headers=headers)
     extended_backend.store_result(task_request.id, value, state, request=task_request)
-    meta = extended_backend.get_task_meta(task_request.id, cache=False)
+    meta = read(extended_backend, task_request.id)
     assert meta.get("stamped_headers") == headers, "stamped_headers did not round-trip"
     for name in headers:
         assert meta.get(name) == stamps[name], f"stamp {name!r} did not round-trip"

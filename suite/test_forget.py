@@ -12,6 +12,7 @@ from celery import states
 from celery.result import AsyncResult
 
 from .strategies import any_states, custom_states, json_values, plain_task_ids
+from .helpers import read
 
 #: states whose stored value reads back as plain data (no exception decoding)
 plain_value_states = st.one_of(
@@ -19,7 +20,7 @@ plain_value_states = st.one_of(
 
 
 def _assert_forgotten(backend, backdoor, task_id, what="forget(id)"):
-    meta = backend.get_task_meta(task_id, cache=False)
+    meta = read(backend, task_id)
     assert meta["status"] == states.PENDING, f"after {what} the state is {meta['status']!r}"
     assert meta["result"] is None, f"after {what} the result is still {meta['result']!r}"
     assert not backdoor.record_exists(task_id), f"after {what} the store still holds a record"
@@ -45,7 +46,7 @@ def test_forget_unknown_or_forgotten_id_does_not_raise(backend, task_id):
     backend.store_result(task_id, 1, states.SUCCESS)
     backend.forget(task_id)
     backend.forget(task_id)
-    assert backend.get_task_meta(task_id, cache=False)["status"] == states.PENDING
+    assert read(backend, task_id)["status"] == states.PENDING
 
 
 @pytest.mark.clause("FG3")
@@ -72,11 +73,11 @@ def test_forget_changes_no_other_record(backend, backdoor, task_id, state, neigh
     for other in others:
         backend.store_result(other, {"id": other}, state)
     backend.store_result(task_id, {"id": task_id}, state)
-    before = {o: (backend.get_task_meta(o, cache=False), backdoor.raw_payload(o)) for o in others}
+    before = {o: (read(backend, o), backdoor.raw_payload(o)) for o in others}
     backend.forget(task_id)
     assert not backdoor.record_exists(task_id), "the forgotten record is still stored"
     for other in others:
-        after = (backend.get_task_meta(other, cache=False), backdoor.raw_payload(other))
+        after = (read(backend, other), backdoor.raw_payload(other))
         assert after == before[other], f"forget({task_id!r}) changed the record of {other!r}"
 
 
@@ -94,11 +95,11 @@ def test_forget_clears_the_cached_success(caching_backend, task_id, value):
     after forget(id): get_task_meta(id, cache=True) then reads PENDING."""
     backend = caching_backend
     backend.store_result(task_id, value, states.SUCCESS)
-    assert backend.get_task_meta(task_id, cache=True)["status"] == states.SUCCESS
+    assert backend.get_task_meta(task_id)["status"] == states.SUCCESS
     assert backend.is_cached(task_id), (
         "precondition: a SUCCESS read with the cache on is cached (PL3)")
     backend.forget(task_id)
-    meta = backend.get_task_meta(task_id, cache=True)
+    meta = backend.get_task_meta(task_id)
     assert meta["status"] == states.PENDING, "forget(id) left the SUCCESS in the client cache"
     assert meta["result"] is None
 

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from celery import states
 from celery.result import AsyncResult, GroupResult, ResultBase
 
+from .helpers import read
 from .strategies import json_values, plain_task_ids
+
+#: every clause here is about groups: not run where the backend keeps none
+pytestmark = pytest.mark.requires("stores_groups")
 
 
 def _new_id() -> str:
@@ -105,7 +109,7 @@ def test_task_and_group_with_one_id_do_not_collide(backend, shared_id, value, ch
     writing, forgetting or deleting one leaves the other as it was."""
     backend.store_result(shared_id, value, states.SUCCESS)
     backend.save_group(shared_id, _group(backend.app, shared_id, child_ids))
-    task_meta = backend.get_task_meta(shared_id, cache=False)
+    task_meta = read(backend, shared_id)
     assert task_meta["status"] == states.SUCCESS, "saving a group changed the task's state"
     restored = backend.restore_group(shared_id, cache=False)
     assert isinstance(restored, GroupResult) and [r.id for r in restored.results] == child_ids, (
@@ -118,7 +122,7 @@ def test_task_and_group_with_one_id_do_not_collide(backend, shared_id, value, ch
 
     backend.store_result(shared_id, value, states.SUCCESS)
     backend.delete_group(shared_id)
-    meta = backend.get_task_meta(shared_id, cache=False)
+    meta = read(backend, shared_id)
     assert meta["status"] == states.SUCCESS, "delete_group(id) removed the task with the same id"
     assert meta["result"] == task_meta["result"], "delete_group(id) changed the task's result"
 

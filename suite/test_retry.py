@@ -20,9 +20,9 @@ from celery.exceptions import BackendGetMetaError, BackendStoreError
 
 from .plumbing import InjectedFailures, record_sleeps
 from .strategies import json_values, normalized, plain_task_ids
+from .helpers import read
 
 #: the read Celery's get_task_meta wraps in its retry loop (BaseBackend API)
-READ_METHOD = "_get_task_meta_for"
 
 base_sleeps_ms = st.sampled_from([1, 10, 100, 1000])
 
@@ -73,7 +73,7 @@ def test_store_succeeds_after_k_retryable_failures(make_backend, capabilities, d
         assert 0 <= slept <= bound, (
             f"sleep before retry {attempt} was {slept}s, outside the backoff bound "
             f"[0, {bound}]s (base {base_ms} ms, max {max_ms} ms)")
-    meta = backend.get_task_meta(task_id, cache=False)
+    meta = read(backend, task_id)
     assert meta["status"] == states.SUCCESS and meta["result"] == normalized(value), (
         f"store_result returned after {k} retries but the store reads {meta['status']} "
         f"{meta['result']!r}")
@@ -118,11 +118,11 @@ def test_read_past_max_retries_raises_backend_get_meta_error(make_backend, capab
     backend = make_backend(**retry_settings(max_retries, 1, 10))
     backend.store_result(task_id, {"v": 1}, states.SUCCESS)
     record_sleeps(backend)
-    faults = InjectedFailures(backend, READ_METHOD,
+    faults = InjectedFailures(backend, capabilities.read_injection_point,
                               [capabilities.transient_error() for _ in range(max_retries + 1)])
     try:
         with pytest.raises(BackendGetMetaError) as caught:
-            backend.get_task_meta(task_id, cache=False)
+            read(backend, task_id)
     finally:
         faults.restore()
     err = caught.value
@@ -147,14 +147,15 @@ def test_non_retryable_error_raised_unchanged_after_one_attempt(make_backend, ca
         backend.store_result(task_id, {"v": 1}, states.SUCCESS)
     sleeps = record_sleeps(backend)
     error = capabilities.permanent_error()
-    method = capabilities.retry_injection_point if operation == "store" else READ_METHOD
+    method = (capabilities.retry_injection_point if operation == "store"
+              else capabilities.read_injection_point)
     faults = InjectedFailures(backend, method, [error])
     try:
         with pytest.raises(BaseException) as caught:
             if operation == "store":
                 backend.store_result(task_id, {"v": 2}, states.SUCCESS)
             else:
-                backend.get_task_meta(task_id, cache=False)
+                read(backend, task_id)
     finally:
         faults.restore()
     assert caught.value is error, (

@@ -18,7 +18,7 @@ from celery.result import AsyncResult, ResultBase
 from .helpers import (as_utc, assert_meta_reflects, assert_result_matches,  # noqa: F401
                       pickle_backend, read, strictly_equal)  # pickle_backend: a fixture
 from .plugin import close_backend
-from .plumbing import real_now
+from .plumbing import readdress_like, real_now
 from .strategies import (any_states, extended_values, importable_exceptions, json_values,
                          json_values_with_tuples, make_request, normalized, picklable_values,
                          plain_task_ids, result_objects, writes)
@@ -72,7 +72,7 @@ def test_accessors_agree_with_meta(backend, write, task_id):
 @given(task_id=plain_task_ids())
 def test_unknown_id_reads_pending(backend, task_id):
     """An id never stored reads as PENDING with result None."""
-    meta = backend.get_task_meta(task_id, cache=False)
+    meta = read(backend, task_id)
     assert meta["status"] == states.PENDING
     assert meta["result"] is None
     assert backend.task_result_exists(task_id) is False
@@ -313,6 +313,7 @@ def _unpickled(backend, request, app=None):
     data = pickle.dumps(backend)
     with _current_app(app) if app is not None else contextlib.nullcontext():
         copy = pickle.loads(data)
+    readdress_like(copy, backend)
     request.addfinalizer(lambda: close_backend(copy))
     return copy
 

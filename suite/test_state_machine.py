@@ -37,6 +37,7 @@ from celery import states
 from celery.exceptions import TaskRevokedError
 from celery.result import AsyncResult, GroupResult
 
+from .helpers import read
 from .strategies import (ID_ALPHABET, importable_exceptions, json_values, normalized,
                          plain_task_ids)
 
@@ -261,6 +262,7 @@ class BackendModelMachine(RuleBasedStateMachine):
             f"FG1: task_result_exists({task_id}) is True right after forget()")
 
     # ------------------------------------------------------------ groups
+    @precondition(lambda self: self.caps.stores_groups)
     @rule(group_id=st.one_of(group_ids, task_ids),
           children=st.lists(st.one_of(task_ids, plain_task_ids()), max_size=4))
     def save_group(self, group_id, children):
@@ -281,6 +283,7 @@ class BackendModelMachine(RuleBasedStateMachine):
         group_id = data.draw(st.sampled_from(sorted(self.groups)), label="group_id")
         self.save_group(group_id, children)
 
+    @precondition(lambda self: self.caps.stores_groups)
     @rule(group_id=st.one_of(group_ids, task_ids))
     def delete_group(self, group_id):
         note(f"delete_group({group_id})")
@@ -315,7 +318,7 @@ class BackendModelMachine(RuleBasedStateMachine):
             t0, t1 = exp.written
             ready = exp.status in READY
             if t0 >= oldest_kept:   # younger than E: must survive
-                meta = self.backend.get_task_meta(task_id, cache=False)
+                meta = read(self.backend, task_id)
                 assert not _unknown_meta_matches(meta), (
                     f"XP2: cleanup() removed {task_id} ({exp.describe()}), written less than "
                     f"E={self.expires}s before it")
@@ -327,7 +330,7 @@ class BackendModelMachine(RuleBasedStateMachine):
                 continue
             # At the edge of E, or a stale non-ready result outside XP6:
             # either outcome is allowed; follow the store.
-            if _unknown_meta_matches(self.backend.get_task_meta(task_id, cache=False)):
+            if _unknown_meta_matches(read(self.backend, task_id)):
                 note(f"  model: {task_id} ({exp.describe()}) removed by cleanup (allowed)")
                 del self.tasks[task_id]
         for group_id, saved in list(self.groups.items()):
@@ -349,7 +352,7 @@ class BackendModelMachine(RuleBasedStateMachine):
     @invariant()
     def tasks_read_back_as_modelled(self):
         for task_id in sorted(self.seen_tasks):
-            meta = self.backend.get_task_meta(task_id, cache=False)
+            meta = read(self.backend, task_id)
             exp = self.tasks.get(task_id)
             if exp is None:
                 why = self.gone_because.get(task_id, "RT3")

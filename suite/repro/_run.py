@@ -34,10 +34,69 @@ def backend_factory(path: str, url: str, settings: dict):
                          "accept_content": ["json"], **settings, **conf})
         backend = symbol_by_name(path)(app=app, url=target)
         app._backend = backend
+        if callable(getattr(backend, "destination_for", None)):
+            reply_to_sender(backend, backend)
         return backend
 
     make_backend.url, make_backend.settings = url, dict(settings)
     return make_backend
+
+
+def announce_client(client, task_id: str) -> None:
+    """What ``client`` does as it sends task ``task_id``: Backend.on_task_call
+    (where a backend whose results are messages to the sending client, as
+    Celery's rpc, declares the queue its replies come to)."""
+    with client.app.producer_or_acquire() as producer:
+        client.on_task_call(producer, task_id)
+
+
+def addressed_request(request, reply_to: str, task_id):
+    """``request`` as a worker's task request carries it when the client that
+    sent the task waits on ``reply_to``: with ``reply_to`` and a
+    ``correlation_id`` (the task id) where it has none."""
+    import copy
+
+    from celery.app.task import Context
+
+    if request is None:
+        return Context(reply_to=reply_to, correlation_id=task_id)
+    if isinstance(request, dict):
+        if request.get("reply_to"):
+            return request
+        return {**request, "reply_to": reply_to,
+                "correlation_id": request.get("correlation_id") or task_id}
+    if getattr(request, "reply_to", None):
+        return request
+    addressed = copy.copy(request)
+    addressed.reply_to = reply_to
+    if not getattr(addressed, "correlation_id", None):
+        addressed.correlation_id = task_id
+    return addressed
+
+
+def reply_to_sender(backend, client) -> None:
+    """For a backend whose results are messages to the client that sent the
+    task (its store_result needs ``request.reply_to``, as Celery's rpc's does):
+    make every write through ``backend`` what a worker writes for a task that
+    ``client`` sent just before the first write of its id, a reply to
+    ``client``. Its get_task_meta, which takes no ``cache`` (every read drains
+    the reply queue first), accepts and ignores one."""
+    import inspect
+
+    store_result, get_task_meta = backend.store_result, backend.get_task_meta
+    reply_to = getattr(client, "oid", None) or client.app.thread_oid
+    sent = client.__dict__.setdefault("_sent_task_ids", set())
+
+    def addressed(task_id, result, state, traceback=None, request=None, **kwargs):
+        if task_id not in sent:
+            announce_client(client, task_id)
+            sent.add(task_id)
+        return store_result(task_id, result, state, traceback,
+                            addressed_request(request, reply_to, task_id), **kwargs)
+
+    backend.store_result = addressed
+    if "cache" not in inspect.signature(get_task_meta).parameters:
+        backend.get_task_meta = lambda task_id, cache=True, **kw: get_task_meta(task_id, **kw)
 
 
 def transient_error(backend):
@@ -64,10 +123,27 @@ def transient_error(backend):
     if "pymemcache" in found:
         from pymemcache.exceptions import MemcacheUnexpectedCloseError
         return MemcacheUnexpectedCloseError()
+    if callable(getattr(backend, "destination_for", None)):
+        # results are messages through the broker connection: its driver's
+        # recoverable error (py-amqp's RecoverableConnectionError)
+        errors = backend.app.connection_for_write().recoverable_connection_errors
+        return errors[0]("connection reset") if errors else None
     if "sqlalchemy" in found:
         from sqlalchemy.exc import OperationalError
         return OperationalError("SELECT 1", {}, ConnectionResetError("connection reset by peer"))
     return None
+
+
+def bypassed_retry_loop(backend, hook: str):
+    """None when Celery's retry loop (Backend.store_result or
+    Backend.get_task_meta, around ``hook``) is how ``backend`` reaches its
+    store; else a sentence saying that it never applies."""
+    if callable(getattr(backend, hook, None)):
+        return None
+    public = "store_result" if hook == "_store_result" else "get_task_meta"
+    return (f"{type(backend).__name__}.{public} does not go through Celery's retry loop "
+            f"(Backend.{public}, which retries {hook}, a method it does not have): "
+            f"result_backend_always_retry and result_backend_max_retries never apply")
 
 
 def first_error(build):

@@ -17,11 +17,13 @@ def reproduce(make_backend, k=2, max_retries=3):
                            result_backend_max_retries=max_retries,
                            result_backend_base_sleep_between_retries_ms=1,
                            result_backend_max_sleep_between_retries_ms=10)
-    from _run import transient_error
+    from _run import bypassed_retry_loop, transient_error
 
     errors = [transient_error(backend) for _ in range(k)]
     if errors[0] is None:
         return None  # no known driver: nothing to inject
+    if bypassed_retry_loop(backend, "_store_result"):
+        return bypassed_retry_loop(backend, "_store_result")
     attempts, sleeps, real = [], [], backend._store_result
     backend._sleep = sleeps.append
 
