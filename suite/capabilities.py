@@ -51,8 +51,9 @@ CAPABILITY_DOCS: dict[str, str] = {
                         "are messages to the client that sent the task: results_to_sender)",
     "stores_groups": "save_group/restore_group/delete_group keep groups (False: the "
                      "backend refuses them, as Celery's rpc does with NotImplementedError)",
-    "https_endpoint": "backend talks to its store over https, where TLS verification "
-                      "applies (declared as: how to point a URL at an https host:port)",
+    "https_endpoint": "backend talks to its store over TLS (https, rediss), where "
+                      "certificate verification applies (declared as: how to point a URL "
+                      "at a TLS host:port)",
 }
 
 

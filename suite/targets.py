@@ -93,6 +93,12 @@ def _celery_arangodb_https(url: str, host: str, port: int):
     return url_at(url, host, port), {"arangodb_backend_settings": {"http_protocol": "https"}}
 
 
+def rediss_url(url: str, host: str, port: int) -> str:
+    """A Redis URL over TLS (``rediss://``) at host:port, password and
+    database kept, with no certificate policy: the default a user gets."""
+    return url_at(url, host, port, scheme="rediss")
+
+
 def _celery_cosmosdbsql_https(url: str, host: str, port: int) -> str:
     """Celery's Cosmos DB backend speaks https on port 443 only."""
     return url_at(url, host, port)
@@ -588,7 +594,7 @@ CELERY_REDIS = BackendSpec(
     backend="celery.backends.redis:RedisBackend",
     stores=("redis",),
     capabilities=_builtin_capabilities(
-        "celery.backends.redis:RedisBackend",
+        "celery.backends.redis:RedisBackend", https_endpoint=rediss_url,
         transient_error=_redis_error("ConnectionError", "Connection reset by peer"),
         permanent_error=_redis_error("ResponseError", "WRONGTYPE Operation against a key")),
     known_failures=CELERY_REDIS_KNOWN_FAILURES,

@@ -331,3 +331,35 @@ def test_a_ci_failure_shows_the_example_once_and_only_the_capabilities_that_diff
 
     assert len(re.findall(r"(?<![_\w])value=7\b", out)) == 1, out   # the example, once
     assert "max_task_id_length" not in out        # the default fields are not listed
+
+
+# ------------------------------------------------------- SC2 over rediss://
+# (in a fresh interpreter: the test server's certificate is made with the
+# cryptography package, which an in-process rerun cannot import twice)
+def test_sc2_holds_for_a_redis_backend_that_demands_a_certificate_policy(harness):
+    """Celery's Redis backend refuses rediss:// until ssl_cert_reqs is chosen,
+    before any connection: there is no default to be wrong, so SC2 holds."""
+    result = harness.run_contract("test_security", args=(
+        "--backend=celery-redis", "-k", "tls_certificate_verified"), subprocess=True)
+    result.assert_outcomes(passed=1)
+
+
+def test_sc2_fails_a_redis_backend_whose_default_does_not_verify(harness):
+    """The same backend with a default of ssl_cert_reqs=none completes the
+    handshake with an untrusted server: SC2 fails it."""
+    harness.write("laxtls.py", """
+        import dataclasses
+
+        from celery_conformance.suite.targets import CELERY_REDIS, rediss_url
+
+        def lax(url, host, port):
+            return rediss_url(url, host, port) + "?ssl_cert_reqs=none"
+
+        SPEC = dataclasses.replace(
+            CELERY_REDIS, name="lax-redis",
+            capabilities=CELERY_REDIS.capabilities.replace(https_endpoint=lax))
+    """)
+    result = harness.run_contract("test_security", args=(
+        "--backend=laxtls:SPEC", "-k", "tls_certificate_verified"), subprocess=True)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*not for certificate verification*"])
