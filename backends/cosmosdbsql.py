@@ -156,6 +156,12 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
             raise ImproperlyConfigured(
                 "cosmosdbsql_verify_tls must be True, False or a CA bundle path")
         self._verify_tls = verify
+        discovery = conf.get("cosmosdbsql_endpoint_discovery", True)
+        if not isinstance(discovery, bool):
+            raise ImproperlyConfigured("cosmosdbsql_endpoint_discovery must be True or False")
+        #: False: every request goes to the URL given, never to the locations
+        #: the account advertises (an endpoint behind a port mapping or proxy)
+        self._endpoint_discovery = discovery
         self._lock = threading.Lock()
         self._client = None
         self._session = None
@@ -228,6 +234,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         from azure.core.pipeline.transport import RequestsTransport
 
         policy = ConnectionPolicy()
+        policy.EnableEndpointDiscovery = self._endpoint_discovery
         policy.RetryOptions = RetryOptions(
             max_retry_attempt_count=self._max_retry_attempts,
             max_wait_time_in_seconds=self._max_retry_wait_time)

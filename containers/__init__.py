@@ -83,6 +83,56 @@ class StoreServer(abc.ABC):
     process = None
     container = None
 
+    #: data acknowledged before a restart (SIGTERM) / a kill -9 is still there
+    #: after it (False: the server keeps results in memory only, or flushes
+    #: lazily), so durability checks across them apply
+    restart_keeps_data: bool = False
+    kill_keeps_data: bool = False
+
+    def network_address(self) -> Optional[tuple]:
+        """(host, port) a backend connects to; None for an embedded store."""
+        from urllib.parse import urlsplit
+
+        url = getattr(self, "url", "") or ""
+        if not isinstance(url, str):            # a SQLAlchemy URL
+            return (url.host, url.port) if url.host and url.port else None
+        split = urlsplit(url)
+        try:
+            port = split.port
+        except ValueError:
+            port = None
+        return (split.hostname, port) if split.hostname and port else None
+
+    def through(self, namespace: "Namespace", port: int) -> "Namespace":
+        """``namespace`` reached through 127.0.0.1:``port`` (a fault proxy)
+        instead of the server's own address: in its URL and its settings."""
+        import dataclasses
+
+        address = self.network_address()
+        if address is None:
+            raise StoreUnavailable(f"{self.name} is embedded: there is no connection to break")
+        old = f"{address[0]}:{address[1]}"
+        new = f"127.0.0.1:{port}"
+
+        def swap(value):
+            if isinstance(value, str):
+                return value.replace(old, new)
+            if isinstance(value, dict):
+                return {k: swap(v) for k, v in value.items()}
+            return value
+
+        return dataclasses.replace(namespace, url=swap(namespace.url),
+                                   settings=swap(namespace.settings))
+
+    def restart(self, hard: bool = False) -> None:
+        """Restart the server this process started, on the same port and
+        data (``hard``: kill -9 first, as a crash). StoreUnavailable where the
+        harness does not own the server."""
+        if self.process is None:
+            raise StoreUnavailable(f"the harness did not start this {self.name} server "
+                                   f"(via {self.route}), so it cannot restart it")
+        self.process.restart(hard=hard)
+
     def log_tail(self, lines: int = 60) -> str:
         """The last lines of the server's log, for failure reports."""
         return self.process.log_tail(lines) if self.process is not None else ""

@@ -53,14 +53,44 @@ class ServerProcess:
     def __init__(self, cmd: Sequence[str], log_path: str, user: Optional[str] = None,
                  env: Optional[dict] = None, cwd: Optional[str] = None) -> None:
         self.log_path = log_path
-        self._log = open(log_path, "ab")
+        self.cmd, self.user, self.env, self.cwd = list(cmd), user, env, cwd
+        self._ready: Optional[tuple] = None
+        self._start()
+
+    def _start(self) -> None:
+        self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            list(cmd), stdout=self._log, stderr=subprocess.STDOUT,
-            preexec_fn=_child_setup(user), env=env, cwd=cwd,
+            self.cmd, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=_child_setup(self.user), env=self.env, cwd=self.cwd,
         )
+
+    def restart(self, hard: bool = False) -> None:
+        """Stop the server (SIGTERM, or with ``hard`` SIGKILL to its whole
+        process group, as a crash would) and start it again with the same
+        command, so on the same port and data; wait until it is ready, with
+        the readiness probe it was first started with."""
+        if hard:
+            self.kill()
+        else:
+            self.stop()
+        self._start()
+        if self._ready is not None:
+            probe, timeout, what = self._ready
+            self.wait_ready(probe, timeout, f"{what} (restarted)")
+
+    def kill(self) -> None:
+        """SIGKILL the server's process group: no shutdown, no flush."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()
 
     def wait_ready(self, probe: Callable[[], bool], timeout: float, what: str) -> None:
         """Poll ``probe`` until it is true; fail with the log tail otherwise."""
+        self._ready = (probe, timeout, what)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -10,6 +10,9 @@ from ._process import ServerProcess
 
 
 class SqlServerStore(StoreServer):
+    #: committed rows survive a shutdown; the local servers run with lazy
+    #: flushing (fsync=off / innodb_flush_log_at_trx_commit=0), so not a kill -9
+    restart_keeps_data = True
     """A SQL server reached through SQLAlchemy; subclasses give the DDL."""
 
     kind = "real"

@@ -45,6 +45,12 @@ class ArangoStore(StoreServer):
     name = "arangodb"
     kind = "real"
 
+    def network_address(self):
+        from urllib.parse import urlsplit
+
+        split = urlsplit(self.base_url)
+        return (split.hostname, split.port) if split.port else None
+
     def __init__(self, base_url: str, username: str = "root", password: str = "",
                  process: Optional[ServerProcess] = None, container=None, route: str = "url",
                  kind: Optional[str] = None, version: Optional[str] = None) -> None:
@@ -213,14 +219,18 @@ def start_emulator(workdir: str, extra_args: tuple = ()) -> ArangoStore:
     env = dict(os.environ)
     env["ARANGO_ROOT_PASSWORD"] = password   # not on the command line, which ps shows
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    data_dir = os.path.join(workdir, f"arangodb-emulator-data-{port}")
     process = ServerProcess([sys.executable, "-m", f"{__package__}.arango_emulator",
                              "--port", str(port), "--ttl-frequency", str(EMULATED_TTL_FREQUENCY),
-                             *extra_args], log_path=log, env=env, cwd=ROOT)
+                             "--data-dir", data_dir, *extra_args],
+                            log_path=log, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     probe = ArangoStore(base, "root", password, process=process, route="local",
                         kind="emulated", version="unknown")
     process.wait_ready(probe.ready, timeout=60, what="the emulated ArangoDB server")
-    return ArangoStore(base, "root", password, process=process, route="local", kind="emulated")
+    store = ArangoStore(base, "root", password, process=process, route="local", kind="emulated")
+    store.restart_keeps_data = True   # a snapshot saved at shutdown, loaded at start
+    return store
 
 
 PROVIDER = ArangoProvider()

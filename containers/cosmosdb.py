@@ -33,7 +33,7 @@ from typing import Optional, TextIO
 from urllib.parse import quote, unquote
 
 from . import Namespace, StoreProvider, StoreServer, StoreUnavailable, redact, start_container
-from ._process import ServerProcess
+from ._process import ServerProcess, port_open
 
 IMAGE = "mcr.microsoft.com/cosmosdb/linux/azure-cosmos-emulator:latest"
 #: the emulator's published key; the independent server accepts any key
@@ -207,6 +207,18 @@ class CosmosDBStore(StoreServer):
         if self.endpoint.scheme == "https" and not self.verify_tls:
             return {"cosmosdbsql_verify_tls": False}
         return {}
+
+    def network_address(self):
+        return (self.endpoint.host, self.endpoint.port)
+
+    def through(self, namespace: Namespace, port: int) -> Namespace:
+        """Through a fault proxy: the account advertises its own address, so
+        backends that can are told not to follow it (endpoint discovery off)."""
+        import dataclasses
+
+        proxied = super().through(namespace, port)
+        return dataclasses.replace(proxied, settings={
+            **proxied.settings, "cosmosdbsql_endpoint_discovery": False})
 
     def create_namespace(self, label: str) -> Namespace:
         name = self.new_namespace_name(label)
@@ -476,7 +488,7 @@ class CosmosDBProvider(StoreProvider):
 
     def from_local(self, workdir: str) -> StoreServer:
         package_dir = ensure_server_installed()
-        base = os.path.join(workdir, f"cosmosdb-{os.getpid()}")
+        base = tempfile.mkdtemp(prefix="cosmosdb-", dir=workdir)   # one per server started
         os.makedirs(base, exist_ok=True)
         process = ServerProcess(
             [shutil.which("node") or "node", LAUNCHER, package_dir,
@@ -492,6 +504,10 @@ class CosmosDBProvider(StoreProvider):
             return bool(found)
 
         process.wait_ready(ready, timeout=60, what=f"{SERVER_PACKAGE} {SERVER_VERSION}")
+        # a restart listens on the port it got (the server keeps data in memory)
+        process.cmd[process.cmd.index("--port") + 1] = str(port[0])
+        process.wait_ready(lambda: port_open(port[0]), timeout=60,
+                           what=f"{SERVER_PACKAGE} {SERVER_VERSION}")
         url = CosmosEndpoint("http", "127.0.0.1", port[0], EMULATOR_KEY).url()
         return CosmosDBStore(url, route="local", kind="independent",
                              version=f"{SERVER_PACKAGE} {SERVER_VERSION}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from typing import Optional
 
 from . import StoreServer, StoreUnavailable
@@ -64,7 +65,7 @@ class MySQLProvider(SqlServerProvider):
     def from_local(self, workdir: str) -> StoreServer:
         server = _server_binary()
         install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
-        base = os.path.join(workdir, f"mysql-{os.getpid()}")
+        base = tempfile.mkdtemp(prefix="mysql-", dir=workdir)   # one per server started
         datadir = os.path.join(base, "data")
         os.makedirs(datadir, exist_ok=True)
         user = "root" if os.geteuid() == 0 else None

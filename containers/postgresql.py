@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import tempfile
 from typing import Optional
 
 from . import StoreServer, StoreUnavailable
@@ -73,7 +74,7 @@ class PostgreSQLProvider(SqlServerProvider):
     def from_local(self, workdir: str) -> StoreServer:
         bindir = _binaries()
         user = "postgres" if os.geteuid() == 0 else None
-        base = os.path.join(workdir, f"postgresql-{os.getpid()}")
+        base = tempfile.mkdtemp(prefix="postgresql-", dir=workdir)   # one per server started
         datadir, sockdir = os.path.join(base, "data"), os.path.join(base, "run")
         os.makedirs(sockdir, exist_ok=True)
         if user:

@@ -8,8 +8,8 @@ Routes, in the ladder's order:
    database, and dropping it deletes only the keys under that prefix (SCAN),
    never FLUSHDB or FLUSHALL;
 2. testcontainers with the ``redis:7`` image;
-3. Debian's ``redis-server`` on a free port, in a throwaway directory, with no
-   persistence.
+3. Debian's ``redis-server`` on a free port, in a throwaway directory, with
+   an append-only file (fsync every second), so a restart keeps the data.
 
 On a server the harness started (routes 2 and 3) a namespace is a database of
 its own, numbered by INCR on a counter in database 0, so separate xdist
@@ -165,7 +165,9 @@ class RedisProvider(StoreProvider):
         process = ServerProcess(
             [installed("redis-server"), config, "--port", str(port), "--bind", "127.0.0.1",
              "--save", "",
-             "--appendonly", "no", "--dir", directory, "--logfile", log,
+             # an append-only file, so a restarted server is the same store
+             "--appendonly", "yes", "--appendfsync", "everysec",
+             "--dir", directory, "--logfile", log,
              "--databases", str(DATABASES), "--daemonize", "no"],
             log_path=log)
 
@@ -177,8 +179,10 @@ class RedisProvider(StoreProvider):
                 return bool(client.ping())
 
         process.wait_ready(ready, timeout=60, what="redis-server")
-        return RedisStore(f"redis://:{password}@127.0.0.1:{port}/0", process=process,
-                          route="local")
+        store = RedisStore(f"redis://:{password}@127.0.0.1:{port}/0", process=process,
+                           route="local")
+        store.restart_keeps_data = True    # the append-only file is replayed
+        return store
 
 
 PROVIDER = RedisProvider()

@@ -5,6 +5,7 @@ from a directory that is neither checkout."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -32,7 +33,13 @@ def installed(tmp_path_factory):
     base = tmp_path_factory.mktemp("third-party")
     wheels = base / "wheels"
     for project in (ROOT, EXAMPLE):
-        run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, project],
+        # built from a copy: xdist workers building from the checkout at once
+        # would share (and clobber) its build/ directory
+        source = base / "src" / project.name
+        shutil.copytree(project, source, ignore=shutil.ignore_patterns(
+            ".venv", ".git", ".tox", "build", "*.egg-info", "reports", "__pycache__",
+            "node_modules", ".hypothesis"))
+        run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, source],
             cwd=base)
     env_dir = base / "venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)

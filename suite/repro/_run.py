@@ -38,7 +38,7 @@ def backend_factory(path: str, url: str, settings: dict):
             reply_to_sender(backend, backend)
         return backend
 
-    make_backend.url, make_backend.settings = url, dict(settings)
+    make_backend.url, make_backend.settings, make_backend.path = url, dict(settings), path
     return make_backend
 
 
@@ -144,6 +144,31 @@ def bypassed_retry_loop(backend, hook: str):
     return (f"{type(backend).__name__}.{public} does not go through Celery's retry loop "
             f"(Backend.{public}, which retries {hook}, a method it does not have): "
             f"result_backend_always_retry and result_backend_max_retries never apply")
+
+
+def through_fault_proxy(make_backend):
+    """``(make_backend, proxy)``: a factory like ``make_backend`` whose
+    backends reach the store through a real TCP fault proxy on 127.0.0.1
+    (reset, refuse, heal...), found as the first ``127.0.0.1:PORT`` in the
+    URL or settings; ``(None, None)`` where there is none (an embedded store)."""
+    import re
+
+    texts = [make_backend.url] + [v for v in make_backend.settings.values()
+                                  if isinstance(v, str)]
+    found = next((m for m in (re.search(r"(?:127\.0\.0\.1|localhost):(\d+)", t)
+                              for t in texts) if m), None)
+    if found is None:
+        return None, None
+    FaultProxy = globals().get("FaultProxy")     # inlined in a single-file script
+    if FaultProxy is None:
+        from celery_conformance.containers.faults import FaultProxy
+    proxy = FaultProxy(int(found.group(1)))
+    new = f"127.0.0.1:{proxy.port}"
+    url = make_backend.url.replace(found.group(0), new)
+    settings = {k: v.replace(found.group(0), new) if isinstance(v, str) else v
+                for k, v in make_backend.settings.items()}
+    path = make_backend.path
+    return backend_factory(path, url, settings), proxy
 
 
 def first_error(build):

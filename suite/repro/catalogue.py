@@ -62,6 +62,10 @@ def single_file(name: str, backend: str, url: str) -> str:
     scenario = script_path(name).read_text()
     scenario_doc = ast.get_docstring(ast.parse(scenario)) or ""
     runner_body = _without_docstring_and_future(runner)
+    if "through_fault_proxy" in scenario:
+        # the real TCP fault proxy (stdlib only) goes in too
+        faults = (HERE.parent.parent / "containers" / "faults.py").read_text()
+        runner_body = _without_docstring_and_future(faults) + "\n\n" + runner_body
     # the runner is inlined: its imports in the reproduction go
     scenario_body = re.sub(r"(?m)^[ \t]*from _run import [^\n]*\n(?:[ \t]*\n)?", "",
                            _without_docstring_and_future(scenario))
