@@ -12,6 +12,7 @@ tests run against a private server of the same store, started for them
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -193,3 +194,55 @@ def test_next_operation_after_a_server_restart_succeeds(make_backend, store_serv
             server.drop_namespace(namespace)
         except Exception:
             pass
+
+
+# ------------------------------------------------------ RY4: permanent errors
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*)(?::[^@/\s]*)?@")
+WRONG_PASSWORD = "wrong-password-ry4"
+
+
+def _with_wrong_password(value):
+    """``value`` (a URL, or settings holding URLs) with every URL's password
+    replaced by a wrong one (added where a user name has none)."""
+    if isinstance(value, str):
+        return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{WRONG_PASSWORD}@", value)
+    if isinstance(value, dict):
+        return {k: _with_wrong_password(v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.clause("RY4")
+def test_bad_credentials_are_raised_at_once_not_retried(make_backend, conformance_target,
+                                                        monkeypatch):
+    """A wrong password is a permanent error: with result_backend_always_retry
+    the backend raises it after one attempt (at construction or at the
+    first store_result), with no retry sleep, and not as a retry-exhausted
+    BackendStoreError. (Retry sleeps are recorded, not slept, here.)"""
+    import dataclasses
+
+    from celery.exceptions import BackendStoreError
+
+    namespace = make_backend.namespace
+    wrong = dataclasses.replace(namespace, url=_with_wrong_password(namespace.url),
+                                settings=_with_wrong_password(namespace.settings))
+    if (wrong.url, wrong.settings) == (namespace.url, namespace.settings):
+        pytest.skip("not run: the backend is given no credentials (no user in its URL or "
+                    "settings), so none can be wrong")
+    sleeps: list = []
+    # every retry sleep of the class, construction included, is recorded
+    monkeypatch.setattr(conformance_target.spec.load_class(), "_sleep",
+                        lambda self, amount: sleeps.append(amount), raising=False)
+    error = None
+    try:
+        backend = make_backend(namespace=wrong, **{**RETRYING, "result_backend_max_retries": 3})
+        backend.store_result(_new_id(), {"v": 1}, states.SUCCESS)
+    except Exception as exc:
+        error = exc
+    if error is None:
+        pytest.skip("not run: the server accepted a wrong password (it authenticates no one "
+                    "here, e.g. trust authentication)")
+    assert not isinstance(error, BackendStoreError), (
+        f"a wrong password was retried until max_retries ({len(sleeps)} retry sleeps): {error}")
+    assert not sleeps, (f"a wrong password was retried {len(sleeps)} times before "
+                        f"{type(error).__name__}: {error} was raised")
+    assert WRONG_PASSWORD not in str(error), "the error shows the password"
