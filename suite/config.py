@@ -27,6 +27,7 @@ SETTINGS = {
     "conformance_report": ("CELERY_CONFORMANCE_REPORT", "conformance-report", None),
     "hypothesis_profile": ("HYPOTHESIS_PROFILE", "hypothesis-profile", "dev"),
     "repro_dir": ("CELERY_CONFORMANCE_REPRO_DIR", "repro-dir", None),
+    "soak": ("CELERY_CONFORMANCE_SOAK", "soak", None),
 }
 
 
@@ -41,6 +42,8 @@ class Settings:
     sources: dict
     #: where to write a standalone reproduction of every failing clause
     repro_dir: Optional[str] = None
+    #: seconds the RY7 fault schedule runs for (None: a short run)
+    soak_seconds: Optional[float] = None
 
 
 def read_pyproject(rootdir: Path) -> dict:
@@ -84,4 +87,17 @@ def resolve(option_values: dict, rootdir: Path, environ=os.environ) -> Settings:
         hypothesis_profile=str(values["hypothesis_profile"]),
         sources=sources,
         repro_dir=values["repro_dir"],
+        soak_seconds=_seconds("soak", values["soak"]),
     )
+
+
+def _seconds(name: str, value) -> Optional[float]:
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1
+    if seconds <= 0:
+        raise ValueError(f"--{name} takes a number of seconds greater than 0, not {value!r}")
+    return seconds

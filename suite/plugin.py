@@ -79,6 +79,10 @@ def pytest_addoption(parser) -> None:
     group.addoption("--repro-dir", dest="repro_dir", default=None, metavar="DIR",
                     help="write a standalone reproduction (Celery and the store only) of "
                          "every failing clause into DIR/<target>/")
+    group.addoption("--soak", dest="soak", default=None, metavar="SECONDS",
+                    help="run the RY7 fault schedule for SECONDS per backend (default: a "
+                         "few seconds), printing throughput, retries, errors and lost "
+                         "writes as it goes")
 
 
 @pytest.hookimpl(tryfirst=True)  # before hypothesis's plugin loads a profile
@@ -96,9 +100,13 @@ def pytest_configure(config) -> None:
         "require_store": config.option.require_store,
         "conformance_report": config.option.conformance_report,
         "repro_dir": config.option.repro_dir,
+        "soak": config.option.soak,
         "hypothesis_profile": getattr(config.option, "hypothesis_profile", None),
     }
-    settings = resolve_settings(option_values, config.rootpath)
+    try:
+        settings = resolve_settings(option_values, config.rootpath)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc))
     try:
         profiles.load(settings.hypothesis_profile)
     except ValueError as exc:

@@ -246,3 +246,288 @@ def test_bad_credentials_are_raised_at_once_not_retried(make_backend, conformanc
     assert not sleeps, (f"a wrong password was retried {len(sleeps)} times before "
                         f"{type(error).__name__}: {error} was raised")
     assert WRONG_PASSWORD not in str(error), "the error shows the password"
+
+
+# ------------------------------------------------------------------- RY7
+#: seconds of the fault schedule in a normal run (--soak sets a longer one)
+STORM_S = 3.0
+WRITER_THREADS = 3
+WRITER_PROCESSES = 2
+
+
+class FaultSchedule:
+    """A seeded schedule of real faults on a proxy: every 0.1-0.4 s, one of
+    a reset of every open connection, a response dropped after its request
+    reached the server, or new connections refused for up to 0.3 s."""
+
+    KINDS = ("reset", "drop-response", "refuse")
+
+    def __init__(self, proxy, seed: int) -> None:
+        import random
+
+        self.proxy, self.random = proxy, random.Random(seed)
+        self.counts = dict.fromkeys(self.KINDS, 0)
+
+    def run(self, stop) -> None:
+        while not stop.wait(self.random.uniform(0.1, 0.4)):
+            kind = self.random.choice(self.KINDS)
+            self.counts[kind] += 1
+            if kind == "reset":
+                self.proxy.reset()
+            elif kind == "drop-response":
+                self.proxy.drop_responses(1)
+            else:
+                self.proxy.refuse()
+                if stop.wait(self.random.uniform(0.05, 0.3)):
+                    break
+                self.proxy.heal()
+        self.proxy.heal()
+
+
+def _write_until(backend, stop, label: str) -> dict:
+    """store_result on fresh ids (some written STARTED first, then SUCCESS)
+    until ``stop``: {"acked": {id: value}, "failed": {id: value}, "errors": {type: n}}."""
+    acked, failed, errors = {}, {}, {}
+    n = 0
+    while not stop.is_set():
+        task_id = f"ry7-{label}-{n}-{uuid.uuid4().hex[:8]}"
+        value = {"writer": label, "n": n}
+        try:
+            if n % 3 == 0:
+                backend.store_result(task_id, {"progress": n}, states.STARTED)
+            backend.store_result(task_id, value, states.SUCCESS)
+            acked[task_id] = value
+        except Exception as exc:
+            failed[task_id] = value
+            name = type(exc).__name__
+            errors[name] = errors.get(name, 0) + 1
+        n += 1
+    return {"acked": acked, "failed": failed, "errors": errors}
+
+
+def _process_writer(backend, stop, label, results) -> None:
+    from .plumbing import clone_backend, prefork_child_init
+
+    try:
+        prefork_child_init(backend.app)
+        own = clone_backend(backend)
+        sleeps = _sleeping_recorder(own)
+        outcome = _write_until(own, stop, label)
+        outcome["retries"] = len(sleeps)
+        results.put(outcome)
+    except BaseException as exc:  # reported by the parent
+        results.put({"crash": f"{type(exc).__name__}: {exc}"})
+
+
+@pytest.mark.clause("RY7")
+@pytest.mark.requires("concurrent_processes")
+def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
+        proxied_backend, fault_proxy, conformance_state, capabilities, request):
+    """While a seeded schedule of real faults (resets, dropped responses,
+    refused connections) runs, writer threads and forked writer processes
+    store results with result_backend_always_retry. Afterwards every
+    store_result that returned reads back with its value, one that raised
+    left the id either untouched (PENDING) or fully written, and records
+    written before the schedule are unchanged. The seed is printed, and
+    CELERY_CONFORMANCE_FAULT_SEED replays it."""
+    import multiprocessing
+    import os
+    import random
+    import threading
+    import time
+
+    seed = int(os.environ.get("CELERY_CONFORMANCE_FAULT_SEED") or random.randrange(2 ** 32))
+    seconds = conformance_state.settings.soak_seconds or STORM_S
+    backend = proxied_backend(**{**RETRYING, "result_backend_max_retries": 10,
+                                 "result_backend_base_sleep_between_retries_ms": 20,
+                                 "result_backend_max_sleep_between_retries_ms": 200})
+    canaries = {_new_id(): {"canary": n} for n in range(3)}
+    for task_id, value in canaries.items():
+        backend.store_result(task_id, value, states.SUCCESS)
+    sleeps = _sleeping_recorder(backend)
+    stop = threading.Event()
+    schedule = FaultSchedule(fault_proxy, seed)
+    outcomes: list = []
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    process_stop = context.Event()
+    processes = [context.Process(target=_process_writer,
+                                 args=(backend, process_stop, f"p{i}", results), daemon=True)
+                 for i in range(WRITER_PROCESSES)]
+    threads = [threading.Thread(target=lambda i=i: outcomes.append(
+        _write_until(backend, stop, f"t{i}")), daemon=True) for i in range(WRITER_THREADS)]
+    for process in processes:
+        process.start()
+    faults = threading.Thread(target=schedule.run, args=(stop,), daemon=True)
+    for thread in threads + [faults]:
+        thread.start()
+    progress = _progress_reporter(request, conformance_state.settings.soak_seconds)
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        time.sleep(min(1.0, seconds))
+        progress(time.monotonic() - started, len(sleeps), schedule.counts)
+    stop.set()
+    process_stop.set()
+    for thread in threads + [faults]:
+        thread.join(120)
+    for _ in processes:
+        try:
+            outcomes.append(results.get(timeout=120))
+        except Exception:
+            outcomes.append({"crash": "a writer process reported nothing within 120 s"})
+    for process in processes:
+        process.join(10)
+    fault_proxy.heal()
+    elapsed = time.monotonic() - started
+    crashes = [o["crash"] for o in outcomes if "crash" in o]
+    assert not crashes, f"writer processes crashed (seed {seed}): {crashes}"
+    acked = {k: v for o in outcomes for k, v in o["acked"].items()}
+    failed = {k: v for o in outcomes for k, v in o["failed"].items()}
+    errors: dict = {}
+    for o in outcomes:
+        for name, count in o["errors"].items():
+            errors[name] = errors.get(name, 0) + count
+    retries = len(sleeps) + sum(o.get("retries", 0) for o in outcomes)
+    lost = {k: read(backend, k) for k, v in acked.items()
+            if (lambda m: (m["status"], m["result"]) != (states.SUCCESS, v))(read(backend, k))}
+    torn = {}
+    for task_id, value in failed.items():
+        meta = read(backend, task_id)
+        if meta["status"] not in (states.PENDING, states.STARTED, states.SUCCESS) or (
+                meta["status"] == states.SUCCESS and meta["result"] != value):
+            torn[task_id] = meta
+    changed = {k: read(backend, k) for k, v in canaries.items()
+               if read(backend, k)["result"] != v}
+    summary = (f"RY7 seed {seed}: {len(acked) + len(failed)} stores in {elapsed:.1f}s "
+               f"({(len(acked) + len(failed)) / elapsed:.0f}/s), {retries} retries, "
+               f"{len(failed)} errors {errors or ''}, {len(lost)} acknowledged writes lost; "
+               f"faults {schedule.counts}, proxy {fault_proxy.stats}")
+    progress.finish(summary)
+    assert acked, f"no store_result succeeded at all under the schedule. {summary}"
+    assert not lost, (f"{len(lost)} acknowledged writes do not read back (first: "
+                      f"{next(iter(lost.items()))}). {summary}")
+    assert not torn, f"failed writes left records neither old nor new: {torn}. {summary}"
+    assert not changed, f"records written before the schedule changed: {changed}. {summary}"
+
+
+def _progress_reporter(request, soak_seconds):
+    """A progress line every few seconds during a soak (none otherwise)."""
+    import contextlib
+
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    last = {"at": 0.0}
+
+    def say(line: str) -> None:
+        if not soak_seconds or reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(f"  soak {request.node.callspec.id}: {line}")
+
+    def progress(elapsed, retries, counts):
+        if elapsed - last["at"] >= 5:
+            last["at"] = elapsed
+            say(f"{elapsed:.0f}/{soak_seconds or 0:.0f}s, {retries} retries so far, "
+                f"faults {counts}")
+
+    def finish(summary):
+        say(summary)
+
+    progress.finish = finish
+    return progress
+
+
+# ------------------------------------------------- RY7: a dropped response
+@pytest.mark.clause("RY7")
+@pytest.mark.parametrize("write", ["SUCCESS", "group"])
+def test_a_write_retried_after_its_response_was_lost_keeps_its_outcome(
+        proxied_backend, fault_proxy, capabilities, write):
+    """The server applied a write, but its response never reached the client
+    (the connection reset instead): the retry must not change the outcome.
+    A retried SUCCESS stays SUCCESS with its value, and a retried group save
+    is not an error and restores the group."""
+    from celery.result import AsyncResult, GroupResult
+
+    if write == "group" and not capabilities.stores_groups:
+        pytest.skip("not run: backend does not declare stores_groups (it keeps no groups)")
+    backend = proxied_backend(**RETRYING)
+    warm = _new_id()
+    backend.store_result(warm, 1, states.SUCCESS)    # connections are open
+    read(backend, warm)
+    some_id = _new_id()
+    group = GroupResult(some_id, [AsyncResult(warm, app=backend.app)], app=backend.app)
+    fault_proxy.drop_responses(1)
+    try:
+        if write == "SUCCESS":
+            backend.store_result(some_id, {"v": "done"}, states.SUCCESS)
+        else:
+            backend.save_group(some_id, group)
+    except Exception as exc:
+        pytest.fail(f"a {write} write whose response was lost raised {type(exc).__name__}: "
+                    f"{exc} under result_backend_always_retry (proxy {fault_proxy.stats})")
+    finally:
+        fault_proxy.heal()
+    if not fault_proxy.stats["dropped_responses"]:
+        pytest.skip("not run: the write sent nothing the proxy could answer for (its "
+                    "traffic did not go through the address the backend was given)")
+    if write == "SUCCESS":
+        meta = read(backend, some_id)
+        assert (meta["status"], meta["result"]) == (states.SUCCESS, {"v": "done"}), (
+            f"after a retried SUCCESS write the id reads {meta['status']} {meta['result']!r}")
+    else:
+        restored = backend.restore_group(some_id, cache=False)
+        assert restored is not None and [r.id for r in restored.results] == [warm], (
+            f"after a retried group save the group restores as {restored!r}")
+
+
+# ------------------------------------------------- XP2/XP7: cleanup under faults
+CLEANUP_FAULTS = {
+    # the server ran a statement, its answer was lost
+    "dropped-response": lambda proxy: proxy.drop_responses(2),
+    # a request was cut while being sent: the server never ran it
+    "cut-request": lambda proxy: proxy.cut_after(64, "up"),
+}
+
+
+@pytest.mark.clause("XP2", "XP7")
+@pytest.mark.requires("cleanup")
+@pytest.mark.parametrize("fault", sorted(CLEANUP_FAULTS))
+def test_cleanup_interrupted_by_a_fault_keeps_young_results_and_a_rerun_completes(
+        proxied_backend, fault_proxy, capabilities, fault):
+    """A cleanup() that a real fault interrupts (a lost response, a request
+    cut in flight) may raise, but deletes no result younger than
+    result_expires (XP2); run again once the server answers, it removes the
+    expired ones (XP7). Checked at a controlled client clock."""
+    import datetime as dt
+
+    from .plumbing import clock_at, real_now
+
+    if not capabilities.client_clock_expiry:
+        pytest.skip("not run: the store measures expiry with its own clock (expiry_clock="
+                    "'server' or server_clock), which this clock-travel test cannot control")
+    expires = 60
+    backend = proxied_backend(result_expires=expires)
+    now = real_now()
+    old = {_new_id(): {"old": n} for n in range(5)}
+    young = {_new_id(): {"young": n} for n in range(5)}
+    with clock_at(now - dt.timedelta(seconds=expires + 30)):
+        for task_id, value in old.items():
+            backend.store_result(task_id, value, states.SUCCESS)
+    with clock_at(now - dt.timedelta(seconds=expires - 30)):
+        for task_id, value in young.items():
+            backend.store_result(task_id, value, states.SUCCESS)
+    with clock_at(now):
+        CLEANUP_FAULTS[fault](fault_proxy)
+        try:
+            backend.cleanup()
+        except Exception:
+            pass   # interrupted: allowed
+        fault_proxy.heal()
+        gone = [i for i, v in young.items() if read(backend, i)["result"] != v]
+        assert not gone, (f"a cleanup() interrupted by a {fault} deleted {len(gone)} of "
+                          f"{len(young)} results younger than result_expires={expires}s")
+        backend.cleanup()
+        kept = [i for i in old if read(backend, i)["status"] != states.PENDING]
+        assert not kept, (f"cleanup() run again after a {fault} left {len(kept)} of "
+                          f"{len(old)} expired results")
+        assert all(read(backend, i)["result"] == v for i, v in young.items())
