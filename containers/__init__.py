@@ -83,11 +83,18 @@ class StoreServer(abc.ABC):
     process = None
     container = None
 
+    #: real faults the harness can inject in this store besides a network
+    #: proxy and a restart ("write-lock": another connection holds the write lock)
+    supported_faults: frozenset = frozenset()
+
     #: data acknowledged before a restart (SIGTERM) / a kill -9 is still there
     #: after it (False: the server keeps results in memory only, or flushes
     #: lazily), so durability checks across them apply
     restart_keeps_data: bool = False
     kill_keeps_data: bool = False
+    #: after a kill -9 the server keeps what was acknowledged at least this
+    #: many seconds before it (its lazy flushing); None: it keeps nothing
+    kill_keeps_data_older_than: Optional[float] = None
 
     def network_address(self) -> Optional[tuple]:
         """(host, port) a backend connects to; None for an embedded store."""

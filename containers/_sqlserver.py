@@ -13,6 +13,9 @@ class SqlServerStore(StoreServer):
     #: committed rows survive a shutdown; the local servers run with lazy
     #: flushing (fsync=off / innodb_flush_log_at_trx_commit=0), so not a kill -9
     restart_keeps_data = True
+    #: PostgreSQL's WAL writer (every 200 ms) and InnoDB's log flush (every
+    #: second, innodb_flush_log_at_trx_commit=0) put a commit on disk within 1 s
+    kill_keeps_data_older_than = 1.0
     """A SQL server reached through SQLAlchemy; subclasses give the DDL."""
 
     kind = "real"

@@ -182,6 +182,7 @@ class RedisProvider(StoreProvider):
         store = RedisStore(f"redis://:{password}@127.0.0.1:{port}/0", process=process,
                            route="local")
         store.restart_keeps_data = True    # the append-only file is replayed
+        store.kill_keeps_data_older_than = 1.0   # appendfsync everysec
         return store
 
 

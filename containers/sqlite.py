@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from typing import Iterator
 
 from . import DirectoryProvider, Namespace, StoreServer
 
@@ -33,6 +35,24 @@ class SQLiteStore(StoreServer):
 
     def connection_info(self) -> dict:
         return {"directory": self.directory}
+
+    #: the real fault an embedded store has instead of a network one
+    supported_faults = frozenset({"write-lock"})
+
+    @contextlib.contextmanager
+    def write_lock(self, namespace: Namespace) -> Iterator[None]:
+        """Another connection holds the namespace's write lock (BEGIN
+        IMMEDIATE) for the duration of the block."""
+        holder = sqlite3.connect(namespace.url[len("sqlite:///"):], timeout=30,
+                                 isolation_level=None, check_same_thread=False)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            yield
+        finally:
+            try:
+                holder.execute("ROLLBACK")
+            finally:
+                holder.close()
 
 
 class SQLiteProvider(DirectoryProvider):

@@ -159,36 +159,46 @@ def private_servers(conformance_state):
 
 
 @pytest.mark.clause("RY5")
+@pytest.mark.parametrize("stop", ["restart", "kill-9"])
 def test_next_operation_after_a_server_restart_succeeds(make_backend, store_server,
-                                                        private_servers):
-    """After the server restarts (the same server, on the same port), the
-    next store_result and get_task_meta succeed without any retry: pooled
-    connections that died with the old process are discarded, not reused;
-    and what was stored before it reads back. Run on servers that keep their
-    data across a restart (a memory-only server is a new, empty store after
-    one)."""
+                                                        private_servers, stop):
+    """After the server restarts (the same server, on the same port), or
+    crashes (kill -9) and comes back, the next store_result and
+    get_task_meta succeed without any retry: pooled connections that died
+    with the old process are discarded, not reused; and what was stored
+    before it reads back (before a crash: what the server had flushed). Run
+    on servers that keep their data across a restart (a memory-only server is
+    a new, empty store after one)."""
+    import time
+
     server = private_servers(store_server)
     if not server.restart_keeps_data:
         pytest.skip(f"not run: this {server.name} server keeps its data in memory only, so "
                     f"after a restart it is not the same store (restart_keeps_data=False)")
+    if stop == "kill-9" and server.kill_keeps_data_older_than is None:
+        pytest.skip(f"not run: this {server.name} server keeps nothing across a kill -9 "
+                    f"(it saves its data only when it shuts down)")
     namespace = server.create_namespace("ry5")
     try:
         backend = make_backend(namespace=namespace, result_backend_always_retry=False)
         before = _new_id()
         backend.store_result(before, {"v": "before"}, states.SUCCESS)
         assert read(backend, before)["result"] == {"v": "before"}
-        server.restart()
+        if stop == "kill-9":
+            # what the server flushes lazily is on disk by then
+            time.sleep(server.kill_keeps_data_older_than + 0.5)
+        server.restart(hard=stop == "kill-9")
         after = _new_id()
         try:
             backend.store_result(after, {"v": "after"}, states.SUCCESS)
             meta = read(backend, after)
         except Exception as exc:
-            pytest.fail(f"the first operation after a server restart raised "
+            pytest.fail(f"the first operation after a server {stop} raised "
                         f"{type(exc).__name__}: {exc} (a dead pooled connection was reused)")
         assert meta["result"] == {"v": "after"}, f"after the restart the write reads {meta}"
         assert read(backend, before)["result"] == {"v": "before"}, (
-            "a result stored before the restart is gone, although the server keeps its "
-            "data across a restart")
+            f"a result stored before the {stop} is gone, although the server keeps its "
+            f"data across one")
     finally:
         try:
             server.drop_namespace(namespace)
@@ -287,7 +297,7 @@ class FaultSchedule:
 def _write_until(backend, stop, label: str) -> dict:
     """store_result on fresh ids (some written STARTED first, then SUCCESS)
     until ``stop``: {"acked": {id: value}, "failed": {id: value}, "errors": {type: n}}."""
-    acked, failed, errors = {}, {}, {}
+    acked, failed, errors, samples = {}, {}, {}, {}
     n = 0
     while not stop.is_set():
         task_id = f"ry7-{label}-{n}-{uuid.uuid4().hex[:8]}"
@@ -301,8 +311,9 @@ def _write_until(backend, stop, label: str) -> dict:
             failed[task_id] = value
             name = type(exc).__name__
             errors[name] = errors.get(name, 0) + 1
+            samples.setdefault(name, str(exc).splitlines()[0][:160] if str(exc) else name)
         n += 1
-    return {"acked": acked, "failed": failed, "errors": errors}
+    return {"acked": acked, "failed": failed, "errors": errors, "samples": samples}
 
 
 def _process_writer(backend, stop, label, results) -> None:
@@ -388,6 +399,7 @@ def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
         for name, count in o["errors"].items():
             errors[name] = errors.get(name, 0) + count
     retries = len(sleeps) + sum(o.get("retries", 0) for o in outcomes)
+    samples = {k: v for o in outcomes for k, v in o.get("samples", {}).items()}
     lost = {k: read(backend, k) for k, v in acked.items()
             if (lambda m: (m["status"], m["result"]) != (states.SUCCESS, v))(read(backend, k))}
     torn = {}
@@ -401,6 +413,7 @@ def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
     summary = (f"RY7 seed {seed}: {len(acked) + len(failed)} stores in {elapsed:.1f}s "
                f"({(len(acked) + len(failed)) / elapsed:.0f}/s), {retries} retries, "
                f"{len(failed)} errors {errors or ''}, {len(lost)} acknowledged writes lost; "
+               f"errors seen: {samples or 'none'}; "
                f"faults {schedule.counts}, proxy {fault_proxy.stats}")
     progress.finish(summary)
     assert acked, f"no store_result succeeded at all under the schedule. {summary}"
@@ -531,3 +544,45 @@ def test_cleanup_interrupted_by_a_fault_keeps_young_results_and_a_rerun_complete
         assert not kept, (f"cleanup() run again after a {fault} left {len(kept)} of "
                           f"{len(old)} expired results")
         assert all(read(backend, i)["result"] == v for i, v in young.items())
+
+
+# --------------------------------------------- RY4 on an embedded store: a lock
+@pytest.mark.clause("RY4")
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_a_write_lock_held_by_another_connection_is_waited_out(make_backend, store_server,
+                                                               operation):
+    """On an embedded store the real transient fault is contention: while
+    another connection holds the write lock for 0.6 s, an operation waits or
+    retries, and succeeds once the lock is released."""
+    import threading
+
+    if "write-lock" not in store_server.supported_faults:
+        pytest.skip(f"not run: {store_server.name} has no write lock the harness can hold "
+                    f"(its real faults are network ones, checked by the proxy tests)")
+    backend = make_backend(**RETRYING)
+    task_id = _new_id()
+    backend.store_result(task_id, {"v": "before"}, states.SUCCESS)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with store_server.write_lock(make_backend.namespace):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(10), "the harness could not take the write lock"
+    threading.Timer(FAULT_S, release.set).start()
+    target = _new_id() if operation == "store_result" else task_id
+    try:
+        outcome = OPERATIONS[operation](backend, target)
+    except Exception as exc:
+        pytest.fail(f"{operation} raised {type(exc).__name__}: {exc} while another connection "
+                    f"held the write lock for {FAULT_S}s")
+    finally:
+        release.set()
+        holder.join(10)
+    if operation == "store_result":
+        assert read(backend, target)["result"] == {"v": "after"}
+    else:
+        assert outcome["result"] == {"v": "before"}
