@@ -142,6 +142,19 @@ class ConformantBackendMixin:
                     or value != value:
                 raise ImproperlyConfigured(f"{setting} must be a number >= 0, got {value!r}")
 
+    def _configure_timeouts(self, **settings) -> None:
+        """Timeouts from Celery settings, ``attribute="setting_name"``: each a
+        number of seconds > 0; an unset setting keeps the class's default."""
+        for attr, setting in settings.items():
+            value = self.app.conf.get(setting)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not value > 0 or value == float("inf"):
+                raise ImproperlyConfigured(
+                    f"{setting} must be a number of seconds > 0, got {value!r}")
+            setattr(self, attr, value)
+
     def retry_sleep_bound(self) -> float:
         """Longest total sleep of Celery's retry loop for one call, in seconds."""
         from celery.utils.time import get_exponential_backoff_interval

@@ -156,7 +156,7 @@ class ArangoDbBackend(ReferenceKeyValueBackend):
         if not isinstance(config, dict):
             raise ImproperlyConfigured(
                 "arangodb_backend_settings must be a dict (host, port, database, collection, "
-                "username, password, http_protocol, verify, create_missing)")
+                "username, password, http_protocol, verify, create_missing, timeout)")
         parts = self._parse_url(url) if url else {}
         self.url = url
         self.host = parts.get("host") or config.get("host", self.host)
@@ -178,6 +178,12 @@ class ArangoDbBackend(ReferenceKeyValueBackend):
         self.username = parts.get("username") or config.get("username", self.username)
         self.password = parts.get("password") or config.get("password", self.password)
         self.create_missing = config.get("create_missing", True)
+        timeout = config.get("timeout", self.timeout)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ImproperlyConfigured(
+                f"arangodb_backend_settings['timeout'] must be a number of seconds > 0, "
+                f"got {timeout!r}")
+        self.timeout = timeout
         self.arangodb_url = f"{self.http_protocol}://{self.host}:{self.port}"
         self._connection = None
         self._db = None

@@ -156,6 +156,8 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
             raise ImproperlyConfigured(
                 "cosmosdbsql_verify_tls must be True, False or a CA bundle path")
         self._verify_tls = verify
+        self._configure_timeouts(connection_timeout="cosmosdbsql_connection_timeout",
+                                 read_timeout="cosmosdbsql_read_timeout")
         discovery = conf.get("cosmosdbsql_endpoint_discovery", True)
         if not isinstance(discovery, bool):
             raise ImproperlyConfigured("cosmosdbsql_endpoint_discovery must be True or False")

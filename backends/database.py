@@ -33,12 +33,17 @@ What it does differently from Celery 5.7's backend, and why:
   default is ``off``.
 * **Bounded operations** (RY6). Unless the URL or ``connect_args`` say
   otherwise: PostgreSQL (psycopg2) connects with ``connect_timeout=10`` and
-  TCP keepalives plus ``tcp_user_timeout=30000`` ms; MySQL/MariaDB (PyMySQL,
+  TCP keepalives plus ``tcp_user_timeout`` of the operation timeout, and a
+  statement or pre-ping waiting longer than that has its socket shut down (a
+  stalled server's kernel still acknowledges, so nothing else ends the wait);
+  MySQL/MariaDB (PyMySQL,
   mysqlclient) with ``connect_timeout=10``, ``read_timeout=60``,
   ``write_timeout=60``; SQLite waits at most ``timeout=5`` s for a lock. One
   attempt therefore ends within :attr:`DatabaseBackend.connect_timeout` +
   :attr:`DatabaseBackend.operation_timeout` seconds on a black-holed server,
   and a whole call within :meth:`DatabaseBackend.operation_bound` seconds.
+  Settings ``database_connect_timeout`` and ``database_operation_timeout``
+  (seconds) change the two timeouts.
 * **Retries only for transient errors** (:meth:`exception_safe_to_retry`):
   lost or refused connections, timeouts, deadlocks, serialization failures,
   lock contention. Constraint, data, programming and authentication errors
@@ -59,6 +64,7 @@ What it does differently from Celery 5.7's backend, and why:
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
@@ -143,6 +149,77 @@ def _make_commits_durable(engine, options: dict) -> None:
             dbapi_connection.commit()
 
 
+class _Deadline:
+    """Shut a DBAPI connection's socket down if a wait on it outlasts
+    ``seconds``: a server that stalls (hung, or black-holed behind a
+    firewall) never answers while its kernel still acknowledges every
+    packet, so neither TCP keepalives nor tcp_user_timeout end the wait, and
+    libpq has no read timeout. The blocked read then fails as a lost
+    connection, which is transient: retried, or raised within
+    operation_bound()."""
+
+    def __init__(self, dbapi_connection, seconds: float) -> None:
+        self.fileno = dbapi_connection.fileno()
+        self.timer = threading.Timer(seconds, self._fire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _fire(self) -> None:
+        import socket
+
+        try:
+            sock = socket.socket(fileno=os.dup(self.fileno))
+        except OSError:
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
+def _bound_postgres_waits(engine, options: dict) -> None:
+    """On PostgreSQL (psycopg2), bound every statement and pre-ping by the
+    operation timeout (the connect_args' tcp_user_timeout, in ms)."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg2":
+        return
+    timeout_ms = (options.get("connect_args") or {}).get("tcp_user_timeout")
+    if not timeout_ms:
+        return
+    seconds = float(timeout_ms) / 1000
+    ping = engine.dialect.do_ping
+
+    def bounded_ping(dbapi_connection):
+        deadline = _Deadline(dbapi_connection, seconds)
+        try:
+            return ping(dbapi_connection)
+        finally:
+            deadline.cancel()
+
+    engine.dialect.do_ping = bounded_ping
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn, cursor, statement, parameters, context, executemany):
+        conn.info["conformance_deadline"] = _Deadline(conn.connection.dbapi_connection,
+                                                      seconds)
+
+    def _disarm(conn, *args, **kwargs):
+        deadline = conn.info.pop("conformance_deadline", None)
+        if deadline is not None:
+            deadline.cancel()
+
+    sa.event.listen(engine, "after_cursor_execute", _disarm)
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _disarm_on_error(context):
+        if context.connection is not None:
+            _disarm(context.connection)
+
+
 class _EngineRegistry:
     """One engine per (URL, options, callback) per process; fork-safe."""
 
@@ -173,6 +250,7 @@ class _EngineRegistry:
             if engine is None:
                 engine = sa.create_engine(url, **options)
                 _make_commits_durable(engine, options)
+                _bound_postgres_waits(engine, options)
                 if callback is not None:
                     callback(engine)
                 self._engines[key] = engine
@@ -303,6 +381,8 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
         conf = self.app.conf
 
         self._setup_retries()
+        self._configure_timeouts(connect_timeout="database_connect_timeout",
+                                 operation_timeout="database_operation_timeout")
 
         self._extended_override = own.get("extended_result")
         if own.get("max_payload_bytes") is not None:
@@ -448,14 +528,16 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
             raise ImproperlyConfigured("database_engine_options['connect_args'] must be a dict")
         defaults: dict = {}
         if backend == "postgresql" and driver == "psycopg2":
-            defaults = {"connect_timeout": self.connect_timeout, "keepalives": 1,
+            # libpq takes whole seconds, 2 at least
+            defaults = {"connect_timeout": max(2, math.ceil(self.connect_timeout)),
+                        "keepalives": 1,
                         "keepalives_idle": 30, "keepalives_interval": 10,
                         "keepalives_count": 3}
             try:
                 import psycopg2.extensions
 
                 if psycopg2.extensions.libpq_version() >= 120000:
-                    defaults["tcp_user_timeout"] = self.operation_timeout * 1000
+                    defaults["tcp_user_timeout"] = int(self.operation_timeout * 1000)
             except Exception:  # pragma: no cover - driver missing: reported later
                 pass
         elif backend in ("mysql", "mariadb") and driver in ("pymysql", "mysqldb"):
@@ -463,7 +545,7 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
                         "read_timeout": self.operation_timeout,
                         "write_timeout": self.operation_timeout}
         elif backend in ("mysql", "mariadb"):
-            defaults = {"connect_timeout": self.connect_timeout}
+            defaults = {"connect_timeout": max(1, math.ceil(self.connect_timeout))}
         if backend in ("mysql", "mariadb"):
             # Row locks only, no gap locks: concurrent first writes to nearby
             # ids and cleanup() do not deadlock each other.
@@ -658,7 +740,9 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
     def operation_bound(self) -> float:
         """Upper bound in seconds of one backend call against a dead server."""
         retries = int(self.max_retries) if self.always_retry else 0
-        return ((retries + 1) * (self.connect_timeout + self.operation_timeout)
+        # drivers round the connect timeout up to whole seconds (libpq: 2 at least)
+        connect = max(2, math.ceil(self.connect_timeout))
+        return ((retries + 1) * (connect + self.operation_timeout)
                 + self.retry_sleep_bound())
 
     # ------------------------------------------------------------------ writes

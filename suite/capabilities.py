@@ -51,6 +51,10 @@ CAPABILITY_DOCS: dict[str, str] = {
                         "are messages to the client that sent the task: results_to_sender)",
     "stores_groups": "save_group/restore_group/delete_group keep groups (False: the "
                      "backend refuses them, as Celery's rpc does with NotImplementedError)",
+    "operation_bound": "how long one operation may take against a stalled server, as the "
+                       "backend documents it (default: its operation_bound() method)",
+    "quick_timeouts": "Celery settings that shorten the backend's documented timeouts, "
+                      "which RY6 applies so that its stalled-server check is quick",
     "https_endpoint": "backend talks to its store over TLS (https, rediss), where "
                       "certificate verification applies (declared as: how to point a URL "
                       "at a TLS host:port)",
@@ -111,6 +115,13 @@ class Capabilities:
     results_to_sender: bool = False
     #: False: the backend refuses groups (save_group raises NotImplementedError)
     stores_groups: bool = True
+    #: ``(backend) -> seconds``: the longest one operation takes against a
+    #: stalled server, as the backend documents it (None: the backend's own
+    #: operation_bound() method, where it has one)
+    operation_bound: Optional[Callable] = None
+    #: Celery settings that shorten the backend's documented timeouts (RY6
+    #: applies them so that waiting out a stalled server is quick)
+    quick_timeouts: dict = field(default_factory=dict, hash=False)
 
     @property
     def key_value(self) -> bool:

@@ -586,3 +586,71 @@ def test_a_write_lock_held_by_another_connection_is_waited_out(make_backend, sto
         assert read(backend, target)["result"] == {"v": "after"}
     else:
         assert outcome["result"] == {"v": "before"}
+
+
+# ------------------------------------------------------------------- RY6
+#: how long RY6 waits for a backend that documents no bound (seconds)
+UNDOCUMENTED_WAIT_S = 5.0
+#: what a bound may be overshot by: thread scheduling, the proxy's own pace
+BOUND_SLACK_S = 2.0
+
+
+def _merged(settings: dict, extra: dict) -> dict:
+    """``settings`` updated with ``extra``; dict settings are merged."""
+    out = dict(settings)
+    for name, value in extra.items():
+        out[name] = {**out.get(name, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
+@pytest.mark.clause("RY6")
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
+        make_backend, store_server, fault_proxy, capabilities, operation):
+    """Against a server that accepts connections and never answers (a hung
+    server or a black hole: its kernel still acknowledges every packet), an
+    operation with finite retries returns or raises within the bound the
+    backend documents (operation_bound(), or the operation_bound
+    capability), with the backend's own timeout settings shortened where it
+    declares how (quick_timeouts). A backend that documents no bound fails.
+    The test never waits longer than the bound plus 2 s."""
+    import threading
+    import time
+
+    namespace = store_server.through(make_backend.namespace, fault_proxy.port)
+    settings = _merged({**namespace.settings, **RETRYING, "result_backend_max_retries": 1},
+                       capabilities.quick_timeouts)
+    backend = make_backend(namespace=namespace, **settings)
+    task_id = _new_id()
+    backend.store_result(task_id, {"v": "before"}, states.SUCCESS)    # connections open
+    read(backend, task_id)
+    documented = capabilities.operation_bound or getattr(backend, "operation_bound", None)
+    bound = float(documented(backend) if capabilities.operation_bound else documented()) \
+        if documented else None
+    fault_proxy.stall()
+    outcome: dict = {}
+
+    def run():
+        started = time.monotonic()
+        try:
+            OPERATIONS[operation](backend, _new_id() if operation == "store_result"
+                                  else task_id)
+            outcome["result"] = "returned"
+        except Exception as exc:
+            outcome["result"] = f"raised {type(exc).__name__}"
+        outcome["seconds"] = time.monotonic() - started
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join((bound if bound is not None else UNDOCUMENTED_WAIT_S) + BOUND_SLACK_S)
+    blocked = worker.is_alive()
+    fault_proxy.close()          # frees a blocked call: its connections are reset
+    worker.join(5)
+    if bound is None:
+        pytest.fail(f"the backend documents no bound for one operation (no "
+                    f"operation_bound() and no operation_bound capability); against a "
+                    f"stalled server {operation} "
+                    + (f"was still blocked after {UNDOCUMENTED_WAIT_S + BOUND_SLACK_S:.0f}s"
+                       if blocked else f"{outcome['result']} after {outcome['seconds']:.1f}s"))
+    assert not blocked, (f"{operation} was still blocked {bound + BOUND_SLACK_S:.1f}s into a "
+                         f"stall, past the documented bound of {bound:.1f}s")

@@ -14,6 +14,7 @@ require-store = ["postgresql", "sqlite"]
 conformance-report = "from-pyproject.json"
 hypothesis-profile = "thorough"
 repro-dir = "repros-from-pyproject"
+soak = 60
 """
 
 ENV = {
@@ -23,6 +24,7 @@ ENV = {
     "CELERY_CONFORMANCE_REPORT": "from-env.json",
     "HYPOTHESIS_PROFILE": "ci",
     "CELERY_CONFORMANCE_REPRO_DIR": "repros-from-env",
+    "CELERY_CONFORMANCE_SOAK": "30",
 }
 
 CLI = {
@@ -32,6 +34,7 @@ CLI = {
     "conformance_report": "from-cli.json",
     "hypothesis_profile": "dev",
     "repro_dir": "repros-from-cli",
+    "soak": "12.5",
 }
 
 
@@ -59,6 +62,7 @@ def test_pyproject_table_overrides_defaults(with_pyproject):
     assert s.report_path == "from-pyproject.json"
     assert s.hypothesis_profile == "thorough"
     assert s.repro_dir == "repros-from-pyproject"
+    assert s.soak_seconds == 60
     assert set(s.sources.values()) == {"pyproject [tool.celery-conformance]"}
 
 
@@ -69,12 +73,14 @@ def test_environment_overrides_pyproject(with_pyproject):
     assert s.required_stores == {"mysql"}
     assert s.report_path == "from-env.json"
     assert s.hypothesis_profile == "ci"
+    assert s.soak_seconds == 30
     assert s.sources["backend"] == "$CELERY_CONFORMANCE_BACKEND"
 
 
 def test_command_line_overrides_environment_and_pyproject(with_pyproject):
     s = resolve(CLI, with_pyproject, environ=ENV)
     assert s.backends == ("sqlite", "celery-database")
+    assert s.soak_seconds == 12.5
     assert s.backend_url == "sqlite:///from-cli"
     assert s.required_stores == {"sqlite"}
     assert s.report_path == "from-cli.json"
@@ -156,3 +162,9 @@ def test_unknown_hypothesis_profile_is_a_usage_error(harness):
     result = harness.run("--hypothesis-profile=nonsense")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown hypothesis profile 'nonsense'*"])
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5"])
+def test_soak_takes_a_positive_number_of_seconds(tmp_path, value):
+    with pytest.raises(ValueError, match="--soak takes a number of seconds greater than 0"):
+        resolve({"soak": value}, tmp_path, environ={})
