@@ -728,8 +728,30 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
 
     # ------------------------------------------------------------------ retries
     def exception_safe_to_retry(self, exc):
-        """True for transient store errors only (see :func:`_is_transient`)."""
-        return _is_transient(exc)
+        """True for transient store errors only (see :func:`_is_transient`);
+        a SQLite I/O error on a database file that can no longer be opened
+        for writing (read-only or immutable) is permanent."""
+        if not _is_transient(exc):
+            return False
+        return not self._sqlite_file_refuses_writes(exc)
+
+    def _sqlite_file_refuses_writes(self, exc) -> bool:
+        orig = getattr(exc, "orig", None)
+        if not type(orig).__module__.startswith("sqlite3") or \
+                "i/o error" not in str(orig).lower():
+            return False
+        path = self._sa_url.database
+        if not path or path == ":memory:":
+            return False
+        try:
+            os.close(os.open(path, os.O_WRONLY))
+        except PermissionError:
+            return True
+        except OSError as error:
+            import errno
+
+            return error.errno == errno.EROFS
+        return False
 
     def on_backend_retryable_error(self, exc):
         """Drop every pooled connection: after a disconnect they are all suspect."""

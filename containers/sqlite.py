@@ -7,7 +7,7 @@ import os
 import sqlite3
 from typing import Iterator
 
-from . import DirectoryProvider, Namespace, StoreServer
+from . import DirectoryProvider, Namespace, StoreServer, StoreUnavailable
 
 
 class SQLiteStore(StoreServer):
@@ -37,7 +37,31 @@ class SQLiteStore(StoreServer):
         return {"directory": self.directory}
 
     #: the real fault an embedded store has instead of a network one
-    supported_faults = frozenset({"write-lock"})
+    supported_faults = frozenset({"write-lock", "read-only"})
+
+    @contextlib.contextmanager
+    def read_only(self, namespace: Namespace) -> Iterator[None]:
+        """The namespace's database file is immutable for the block (``chattr
+        +i``, which stops root too): every write fails, reads go on."""
+        import subprocess
+
+        path = namespace.url[len("sqlite:///"):]
+
+        def chattr(flag: str) -> None:
+            done = subprocess.run(["chattr", flag, path], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise StoreUnavailable(f"chattr {flag} failed on the database file "
+                                       f"({(done.stderr or done.stdout).strip()[:200]}): the "
+                                       f"file system or user cannot make it immutable")
+
+        try:
+            chattr("+i")
+        except FileNotFoundError:
+            raise StoreUnavailable("no chattr here (Debian package e2fsprogs)") from None
+        try:
+            yield
+        finally:
+            chattr("-i")
 
     @contextlib.contextmanager
     def write_lock(self, namespace: Namespace) -> Iterator[None]:

@@ -305,6 +305,11 @@ CELERY_DATABASE_KNOWN_FAILURES: tuple = CELERY_BACKEND_BASE_KNOWN_FAILURES + (
         "Celery's code: __init__ creates the tables through _ensure_retryable(), which "
         "retries every OperationalError, a refused login (1045) included: a wrong password "
         "is retried max_retries times (about 80 s with the defaults) before it is raised")),
+    KnownFailure(test="test_a_read_only_store_is_a_permanent_error_not_retried", clause="RY4",
+                 stores=frozenset({"sqlite"}), reason=(
+        "Celery's code: exception_safe_to_retry() retries every DatabaseError, so a write to "
+        "a read-only database ('attempt to write a readonly database') is retried until "
+        "max_retries and raised as BackendStoreError")),
 )
 
 CELERY_DATABASE = BackendSpec(

@@ -330,10 +330,57 @@ def _process_writer(backend, stop, label, results) -> None:
         results.put({"crash": f"{type(exc).__name__}: {exc}"})
 
 
+class LockSchedule:
+    """The embedded store's schedule: every 0.1-0.4 s another connection
+    holds the write lock for 0.05-0.3 s (seeded)."""
+
+    KINDS = ("write-lock",)
+
+    def __init__(self, store, namespace, seed: int) -> None:
+        import random
+
+        self.store, self.namespace, self.random = store, namespace, random.Random(seed)
+        self.counts = {"write-lock": 0}
+
+    def run(self, stop) -> None:
+        while not stop.wait(self.random.uniform(0.1, 0.4)):
+            self.counts["write-lock"] += 1
+            with self.store.write_lock(self.namespace):
+                if stop.wait(self.random.uniform(0.05, 0.3)):
+                    break
+
+    def heal(self) -> None:
+        pass
+
+    @property
+    def stats(self) -> dict:
+        return {}
+
+
+def _no_write_lock(store_server) -> str:
+    networked = store_server.network_address() is not None
+    return (f"not run: {store_server.name} has no write lock the harness can hold"
+            + (" (its real faults are network ones, which the proxy tests inject)"
+               if networked else ""))
+
+
+def _fault_seed() -> int:
+    import os
+    import random
+
+    return int(os.environ.get("CELERY_CONFORMANCE_FAULT_SEED") or random.randrange(2 ** 32))
+
+
+#: retry settings of the writers under a fault schedule
+STORM_RETRYING = {**RETRYING, "result_backend_max_retries": 10,
+                  "result_backend_base_sleep_between_retries_ms": 20,
+                  "result_backend_max_sleep_between_retries_ms": 200}
+
+
 @pytest.mark.clause("RY7")
 @pytest.mark.requires("concurrent_processes")
 def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
-        proxied_backend, fault_proxy, conformance_state, capabilities, request):
+        proxied_backend, fault_proxy, conformance_state, request):
     """While a seeded schedule of real faults (resets, dropped responses,
     refused connections) runs, writer threads and forked writer processes
     store results with result_backend_always_retry. Afterwards every
@@ -341,23 +388,41 @@ def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
     left the id either untouched (PENDING) or fully written, and records
     written before the schedule are unchanged. The seed is printed, and
     CELERY_CONFORMANCE_FAULT_SEED replays it."""
+    seed = _fault_seed()
+    backend = proxied_backend(**STORM_RETRYING)
+    _storm(backend, FaultSchedule(fault_proxy, seed), seed, conformance_state, request,
+           proxy=fault_proxy)
+
+
+@pytest.mark.clause("RY7")
+@pytest.mark.requires("concurrent_processes")
+def test_no_acknowledged_write_is_lost_under_lock_contention(
+        make_backend, store_server, conformance_state, request):
+    """RY7 on an embedded store, whose real fault is contention: while another
+    connection takes and holds the write lock on a seeded schedule, every
+    acknowledged write of the writer threads and processes reads back, and
+    nothing else changes."""
+    if "write-lock" not in store_server.supported_faults:
+        pytest.skip(_no_write_lock(store_server))
+    seed = _fault_seed()
+    backend = make_backend(**STORM_RETRYING)
+    _storm(backend, LockSchedule(store_server, make_backend.namespace, seed), seed,
+           conformance_state, request)
+
+
+def _storm(backend, schedule, seed, conformance_state, request, proxy=None) -> None:
+    """Writers (threads and forked processes) store results while
+    ``schedule`` injects faults; then check RY7's guarantees and report."""
     import multiprocessing
-    import os
-    import random
     import threading
     import time
 
-    seed = int(os.environ.get("CELERY_CONFORMANCE_FAULT_SEED") or random.randrange(2 ** 32))
     seconds = conformance_state.settings.soak_seconds or STORM_S
-    backend = proxied_backend(**{**RETRYING, "result_backend_max_retries": 10,
-                                 "result_backend_base_sleep_between_retries_ms": 20,
-                                 "result_backend_max_sleep_between_retries_ms": 200})
     canaries = {_new_id(): {"canary": n} for n in range(3)}
     for task_id, value in canaries.items():
         backend.store_result(task_id, value, states.SUCCESS)
     sleeps = _sleeping_recorder(backend)
     stop = threading.Event()
-    schedule = FaultSchedule(fault_proxy, seed)
     outcomes: list = []
     context = multiprocessing.get_context("fork")
     results = context.Queue()
@@ -388,7 +453,8 @@ def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
             outcomes.append({"crash": "a writer process reported nothing within 120 s"})
     for process in processes:
         process.join(10)
-    fault_proxy.heal()
+    if proxy is not None:
+        proxy.heal()
     elapsed = time.monotonic() - started
     crashes = [o["crash"] for o in outcomes if "crash" in o]
     assert not crashes, f"writer processes crashed (seed {seed}): {crashes}"
@@ -413,8 +479,8 @@ def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
     summary = (f"RY7 seed {seed}: {len(acked) + len(failed)} stores in {elapsed:.1f}s "
                f"({(len(acked) + len(failed)) / elapsed:.0f}/s), {retries} retries, "
                f"{len(failed)} errors {errors or ''}, {len(lost)} acknowledged writes lost; "
-               f"errors seen: {samples or 'none'}; "
-               f"faults {schedule.counts}, proxy {fault_proxy.stats}")
+               f"errors seen: {samples or 'none'}; faults {schedule.counts}"
+               + (f", proxy {proxy.stats}" if proxy is not None else ""))
     progress.finish(summary)
     assert acked, f"no store_result succeeded at all under the schedule. {summary}"
     assert not lost, (f"{len(lost)} acknowledged writes do not read back (first: "
@@ -557,8 +623,7 @@ def test_a_write_lock_held_by_another_connection_is_waited_out(make_backend, sto
     import threading
 
     if "write-lock" not in store_server.supported_faults:
-        pytest.skip(f"not run: {store_server.name} has no write lock the harness can hold "
-                    f"(its real faults are network ones, checked by the proxy tests)")
+        pytest.skip(_no_write_lock(store_server))
     backend = make_backend(**RETRYING)
     task_id = _new_id()
     backend.store_result(task_id, {"v": "before"}, states.SUCCESS)
@@ -654,3 +719,41 @@ def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
                        if blocked else f"{outcome['result']} after {outcome['seconds']:.1f}s"))
     assert not blocked, (f"{operation} was still blocked {bound + BOUND_SLACK_S:.1f}s into a "
                          f"stall, past the documented bound of {bound:.1f}s")
+
+
+@pytest.mark.clause("RY4")
+def test_a_read_only_store_is_a_permanent_error_not_retried(make_backend, store_server):
+    """A store that refuses writes (an embedded database whose file became
+    read-only) gives a permanent error: with result_backend_always_retry,
+    store_result raises it after one attempt, with no retry sleep, and not as
+    a retry-exhausted BackendStoreError. Stored results still read back
+    while it is read-only."""
+    from celery.exceptions import BackendStoreError
+
+    from celery_conformance.containers import StoreUnavailable
+
+    if "read-only" not in store_server.supported_faults:
+        pytest.skip(f"not run: the harness cannot make a {store_server.name} store "
+                    f"read-only (it can for embedded database files)")
+    backend = make_backend(**{**RETRYING, "result_backend_max_retries": 3})
+    kept = _new_id()
+    backend.store_result(kept, {"v": "kept"}, states.SUCCESS)
+    sleeps = _sleeping_recorder(backend)
+    try:
+        with store_server.read_only(make_backend.namespace):
+            meta = read(backend, kept)
+            try:
+                backend.store_result(_new_id(), {"v": 1}, states.SUCCESS)
+            except Exception as exc:
+                error = exc
+            else:
+                error = None
+    except StoreUnavailable as exc:
+        pytest.skip(f"not run: {exc}")
+    assert error is not None, "a write to a read-only store succeeded"
+    assert not isinstance(error, BackendStoreError), (
+        f"a read-only store was retried until max_retries ({len(sleeps)} retry sleeps): "
+        f"{error}")
+    assert not sleeps, (f"a read-only store was retried {len(sleeps)} times before "
+                        f"{type(error).__name__}: {error} was raised")
+    assert meta["result"] == {"v": "kept"}, "a stored result no longer reads back"
