@@ -466,16 +466,19 @@ def _storm(backend, schedule, seed, conformance_state, request, proxy=None) -> N
             errors[name] = errors.get(name, 0) + count
     retries = len(sleeps) + sum(o.get("retries", 0) for o in outcomes)
     samples = {k: v for o in outcomes for k, v in o.get("samples", {}).items()}
-    lost = {k: read(backend, k) for k, v in acked.items()
-            if (lambda m: (m["status"], m["result"]) != (states.SUCCESS, v))(read(backend, k))}
+    lost = {}
+    for task_id, value in acked.items():
+        meta = read(backend, task_id)
+        if (meta["status"], meta["result"]) != (states.SUCCESS, value):
+            lost[task_id] = meta
     torn = {}
     for task_id, value in failed.items():
         meta = read(backend, task_id)
         if meta["status"] not in (states.PENDING, states.STARTED, states.SUCCESS) or (
                 meta["status"] == states.SUCCESS and meta["result"] != value):
             torn[task_id] = meta
-    changed = {k: read(backend, k) for k, v in canaries.items()
-               if read(backend, k)["result"] != v}
+    changed = {k: m for k, m in ((k, read(backend, k)) for k in canaries)
+               if m["result"] != canaries[k]}
     summary = (f"RY7 seed {seed}: {len(acked) + len(failed)} stores in {elapsed:.1f}s "
                f"({(len(acked) + len(failed)) / elapsed:.0f}/s), {retries} retries, "
                f"{len(failed)} errors {errors or ''}, {len(lost)} acknowledged writes lost; "
