@@ -110,6 +110,8 @@ class _Link:
             if not self._send(dst, data):
                 break
             self.sent[direction] += len(data)
+            if direction == "up":
+                proxy.tally("bytes_up", len(data))
         self.close()
 
     def _send(self, dst: socket.socket, data: bytes) -> bool:
@@ -144,7 +146,8 @@ class _Link:
 class FaultProxy:
     """``FaultProxy(port)`` listens on a free port of 127.0.0.1 (``.port``)
     and forwards every connection to ``127.0.0.1:port``, until a fault is set.
-    ``stats`` counts connections, resets, refusals, cuts and dropped responses."""
+    ``stats`` counts connections, resets, refusals, cuts, dropped responses
+    and the bytes clients sent upstream (``bytes_up``)."""
 
     #: called with every chunk a client sends (tests watching the protocol)
     observer = None
@@ -157,7 +160,7 @@ class FaultProxy:
         self.delay = 0.0
         self.stalled = False
         self.stats = {"connections": 0, "resets": 0, "cuts": 0, "dropped_responses": 0,
-                      "refusing": 0}
+                      "refusing": 0, "bytes_up": 0}
         self._drops = 0
         self._next_cut: Optional[tuple] = None
         self._links: set = set()
@@ -267,9 +270,9 @@ class FaultProxy:
                 return True
             return False
 
-    def tally(self, key: str) -> None:
+    def tally(self, key: str, amount: int = 1) -> None:
         with self._lock:
-            self.stats[key] += 1
+            self.stats[key] += amount
 
     def forget(self, link: _Link) -> None:
         with self._lock:

@@ -92,6 +92,9 @@ def pytest_configure(config) -> None:
                                        "exercises many at once and makes none hold alone")
     config.addinivalue_line("markers", "requires(*capabilities): skip unless the backend "
                                        "declares every named capability")
+    from ._cpython import survive_ast_depth_race
+
+    survive_ast_depth_race()
     if config.option.list_backends:
         return
     option_values = {
@@ -758,7 +761,10 @@ def write_reproductions(state: ConformanceState, directory: str) -> int:
                                         for c in target_id)
         out.mkdir(parents=True, exist_ok=True)
         index = [f"Reproductions for {target.spec.backend} on {target.store}.",
-                 f"Run each as: python NAME.py {target.spec.backend} {url}", ""]
+                 f"Run each as: python NAME.py {target.spec.backend} {url}",
+                 "or, to keep a password out of the process list, with the URL in "
+                 "$CELERY_CONFORMANCE_BACKEND_URL:",
+                 f"  python NAME.py {target.spec.backend} -", ""]
         for name, tests in sorted(stands_for.items()):
             (out / f"{name}.py").write_text(single_file(name, target.spec.backend, url))
             index.append(f"{name}.py reproduces:")

@@ -10,6 +10,7 @@ maintainer can attach it to an upstream bug as it is.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -78,9 +79,13 @@ def run_reproduction(broker, name: str, spec_name: str, store: str):
     namespace = server.create_namespace("repro")
     settings = {**namespace.settings, **namespace.trust_settings}
     try:
+        # the URL and settings (passwords, keys) go through the environment,
+        # never the process list
+        env = {**os.environ, "CELERY_CONFORMANCE_BACKEND_URL": namespace.url,
+               "CELERY_CONFORMANCE_REPRO_SETTINGS": json.dumps(settings)}
         return subprocess.run(
-            [sys.executable, str(script_path(name)), SPECS[spec_name].backend, namespace.url,
-             json.dumps(settings)], capture_output=True, text=True, timeout=600)
+            [sys.executable, str(script_path(name)), SPECS[spec_name].backend, "-", "-"],
+            capture_output=True, text=True, timeout=600, env=env)
     finally:
         server.drop_namespace(namespace)
 

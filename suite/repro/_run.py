@@ -15,6 +15,9 @@ import sys
 import types
 
 USAGE = ("usage: python {script} module:Class URL ['{{\"celery_setting\": value}}']\n"
+         "  URL '-' (or none): read from $CELERY_CONFORMANCE_BACKEND_URL; settings\n"
+         "  '-' (or none): read from $CELERY_CONFORMANCE_REPRO_SETTINGS when set\n"
+         "  (keeps a password out of the process list)\n"
          "  exit 0: the guarantee holds; 1: the divergence shows; 2: usage error")
 
 
@@ -209,11 +212,18 @@ def not_improperly_configured(exc, what: str, part: str):
 def main(reproduce, argv=None) -> None:
     """Run ``reproduce(make_backend)``, which returns None where the guarantee
     holds and a sentence describing the divergence where it does not."""
+    import os
+
     argv = sys.argv[1:] if argv is None else list(argv)
-    if len(argv) not in (2, 3) or ":" not in argv[0]:
+    argv += ["-"] * (3 - len(argv)) if 1 <= len(argv) < 3 else []
+    url = os.environ.get("CELERY_CONFORMANCE_BACKEND_URL", "") if argv[1:2] == ["-"] \
+        else "".join(argv[1:2])
+    if len(argv) != 3 or ":" not in argv[0] or not url:
         print(USAGE.format(script=sys.argv[0]), file=sys.stderr)
         sys.exit(2)
-    settings = json.loads(argv[2]) if len(argv) == 3 else {}
+    settings = json.loads(argv[2] if argv[2] != "-" else
+                          os.environ.get("CELERY_CONFORMANCE_REPRO_SETTINGS") or "{}")
+    argv[1] = url
     divergence = reproduce(backend_factory(argv[0], argv[1], settings))
     clause = getattr(sys.modules.get(reproduce.__module__), "CLAUSE", "?")
     if divergence:
