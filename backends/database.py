@@ -320,7 +320,21 @@ _SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database
                      "disk i/o error")
 
 
+def _wrapped_like_sqlalchemy(exc: BaseException) -> BaseException:
+    """A DBAPI error that SQLAlchemy let through unwrapped (one raised while
+    a dead connection is returned to the pool and its isolation level reset)
+    as SQLAlchemy would have wrapped it; any other exception as it is."""
+    if isinstance(exc, sa_exc.SQLAlchemyError):
+        return exc
+    base = next((cls for cls in type(exc).__mro__ if cls.__name__ == "Error"
+                 and issubclass(cls, Exception) and cls is not Exception), None)
+    if base is None:
+        return exc
+    return sa_exc.DBAPIError.instance(None, None, exc, base)
+
+
 def _is_transient(exc: BaseException) -> bool:
+    exc = _wrapped_like_sqlalchemy(exc)
     if isinstance(exc, sa_exc.DisconnectionError):
         return True
     if isinstance(exc, sa_exc.TimeoutError):          # pool checkout timed out

@@ -415,6 +415,42 @@ def test_constraint_and_data_errors_are_not_retryable(make):
         assert not backend.exception_safe_to_retry(info.value)
 
 
+@only("postgresql")
+def test_unwrapped_driver_errors_are_classified_like_wrapped_ones(server, namespace):
+    """SQLAlchemy lets a driver error through unwrapped when a dead connection
+    is returned to the pool (resetting its isolation level): a lost
+    connection is still transient there, a duplicate key still permanent."""
+    import psycopg2
+
+    from celery_conformance.containers.faults import FaultProxy
+
+    url = sa.engine.make_url(namespace.url)
+    proxy = FaultProxy(url.port)
+    backend = DatabaseBackend(app=Celery("raw", set_as_current=False), url=namespace.url)
+    try:
+        conn = psycopg2.connect(host="127.0.0.1", port=proxy.port, user=url.username,
+                                password=url.password, dbname=url.database)
+        conn.cursor().execute("SELECT 1")
+        proxy.reset()
+        with pytest.raises(psycopg2.OperationalError) as lost:
+            conn.set_isolation_level(0)
+            conn.cursor().execute("SELECT 1")
+        assert backend.exception_safe_to_retry(lost.value), repr(lost.value)
+        direct = psycopg2.connect(host="127.0.0.1", port=url.port, user=url.username,
+                                  password=url.password, dbname=url.database)
+        direct.autocommit = True
+        cursor = direct.cursor()
+        cursor.execute("CREATE TEMP TABLE dup (k int PRIMARY KEY)")
+        cursor.execute("INSERT INTO dup VALUES (1)")
+        with pytest.raises(psycopg2.IntegrityError) as duplicate:
+            cursor.execute("INSERT INTO dup VALUES (1)")
+        assert not backend.exception_safe_to_retry(duplicate.value)
+        direct.close()
+    finally:
+        proxy.close()
+        backend.close()
+
+
 def test_classifier_on_constructed_errors():
     op = sa.exc.OperationalError
     assert _is_transient(op("SELECT 1", {}, ConnectionResetError("reset by peer")))
