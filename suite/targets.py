@@ -310,6 +310,17 @@ CELERY_DATABASE_KNOWN_FAILURES: tuple = CELERY_BACKEND_BASE_KNOWN_FAILURES + (
         "Celery's code: exception_safe_to_retry() retries every DatabaseError, so a write to "
         "a read-only database ('attempt to write a readonly database') is retried until "
         "max_retries and raised as BackendStoreError")),
+    KnownFailure(test="test_an_input_the_store_refuses_is_raised_after_one_attempt*character*",
+                 clause="RY4", stores=frozenset({"postgresql", "mysql"}), reason=(
+        "Celery's code: exception_safe_to_retry() retries every DatabaseError, so an id or a "
+        "task name longer than its VARCHAR(155) columns (a DataError: 'value too long', "
+        "1406 'Data too long') is retried until max_retries and raised as "
+        "BackendStoreError"), repro="ry4_refused_input_not_retried"),
+    KnownFailure(test="test_an_input_the_store_refuses_is_raised_after_one_attempt*3 MB result*",
+                 clause="RY4", stores=_MYSQL, reason=(
+        "Celery's code: a result over the 64 KiB BLOB column (1406 'Data too long') is a "
+        "DataError, retried until max_retries and raised as BackendStoreError"),
+        repro="ry4_refused_input_not_retried"),
 )
 
 CELERY_DATABASE = BackendSpec(

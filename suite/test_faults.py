@@ -20,6 +20,7 @@ import pytest
 from celery import states
 
 from .helpers import read
+from .strategies import make_request
 
 #: retry settings of the fault tests: many quick retries, so a fault that
 #: heals within a second is outlived
@@ -256,6 +257,107 @@ def test_bad_credentials_are_raised_at_once_not_retried(make_backend, conformanc
     assert not sleeps, (f"a wrong password was retried {len(sleeps)} times before "
                         f"{type(error).__name__}: {error} was raised")
     assert WRONG_PASSWORD not in str(error), "the error shows the password"
+
+
+#: inputs that stores commonly refuse on a healthy server: each writes one
+#: new record whose id starts with ``marker`` (what the attempt counter
+#: looks for in the traffic)
+REFUSED_INPUTS = {
+    # longer than ArangoDB keys (254 bytes), Cosmos DB ids (255) and the
+    # task_id column of Celery's table (155)
+    "300-character id": lambda backend, marker: backend.store_result(
+        marker + "-" + "i" * 263, {"v": 1}, states.SUCCESS),
+    # longer than any name column, with result_extended
+    "2000-character task name": lambda backend, marker: backend.store_result(
+        marker, {"v": 1}, states.SUCCESS, request=make_request(id=marker, task="n" * 2000)),
+    # over the item or document limit of several stores (Cosmos DB: 2 MB)
+    "3 MB result": lambda backend, marker: backend.store_result(
+        marker, "r" * 3_000_000, states.SUCCESS),
+}
+
+
+class AttemptCounter:
+    """Counts the requests that carry ``marker`` through a fault proxy."""
+
+    def __init__(self, proxy) -> None:
+        self.marker = b""
+        self.seen = 0
+        proxy.observer = self.observe
+
+    def observe(self, data: bytes) -> None:
+        if self.marker:
+            self.seen += data.count(self.marker)
+
+    def watch(self, marker: str) -> None:
+        self.marker, self.seen = marker.encode(), 0
+
+
+@pytest.mark.clause("RY4")
+@pytest.mark.parametrize("refused", sorted(REFUSED_INPUTS))
+def test_an_input_the_store_refuses_is_raised_after_one_attempt(
+        make_backend, store_server, refused):
+    """A write the store refuses on a healthy server (an id, a field or a
+    result beyond its limits) is a permanent error: with
+    result_backend_always_retry it is raised after one attempt, with no
+    retry sleep, and not as a retry-exhausted BackendStoreError. On a
+    networked store the requests carrying the write are counted: no more
+    than a successful write of the same shape sends. A backend that accepts
+    the input has nothing to classify: not run."""
+    from celery.exceptions import BackendStoreError
+
+    from celery_conformance.containers.faults import FaultProxy
+
+    proxy = counter = None
+    namespace = make_backend.namespace
+    address = store_server.network_address()
+    if address is not None and address[0] in ("127.0.0.1", "localhost"):
+        proxy = FaultProxy(address[1])
+        counter = AttemptCounter(proxy)
+        namespace = store_server.through(namespace, proxy.port)
+    try:
+        backend = make_backend(namespace=namespace, result_extended=True,
+                               **{**RETRYING, "result_backend_max_retries": 3})
+        backend.store_result(_new_id(), {"v": "warm"}, states.SUCCESS)   # connections open
+        sleeps = _sleeping_recorder(backend)
+        marker = _new_id()
+        if counter is not None:
+            counter.watch(marker)
+        try:
+            REFUSED_INPUTS[refused](backend, marker)
+        except Exception as exc:
+            error = exc
+        else:
+            error = None
+        attempts = counter.seen if counter is not None else None
+        if error is None:
+            pytest.skip(f"not run: the backend accepted a {refused} (no permanent error to "
+                        f"classify)")
+        if counter is not None and attempts:
+            # a successful write of the same shape, for the number of requests
+            # one attempt may send
+            accepted = _new_id()
+            counter.watch(accepted)
+            backend.store_result(accepted, {"v": 1}, states.SUCCESS,
+                                 request=make_request(id=accepted, task="ok"))
+            one_attempt = counter.seen
+        else:
+            one_attempt = None
+    finally:
+        if proxy is not None:
+            proxy.close()
+    # (a BackendStoreError alone is no sign of retries: Celery raises it for
+    # values over a store's limit too)
+    assert not sleeps, (
+        f"a {refused} was retried {len(sleeps)} times before {type(error).__name__}: "
+        f"{str(error)[:300]} was raised"
+        + (f" (caused by {type(error.__context__).__name__}: "
+           f"{str(error.__context__)[:300]})"
+           if isinstance(error, BackendStoreError) and error.__context__ else ""))
+    if one_attempt:
+        assert attempts <= one_attempt, (
+            f"a {refused} went to the server {attempts} times before "
+            f"{type(error).__name__}: {str(error)[:300]} was raised (a successful write "
+            f"sends {one_attempt}): the permanent error was retried")
 
 
 # ------------------------------------------------------------------- RY7
