@@ -331,7 +331,9 @@ class ArangoDbBackend(ReferenceKeyValueBackend):
         """True for errors after which the same request may succeed."""
         import requests
 
-        if isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError,
+        # ChunkedEncodingError: the connection broke while the response was read
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout,
+                            requests.exceptions.ChunkedEncodingError, ConnectionError,
                             TimeoutError)):
             return True
         if arango_errors is not None and isinstance(exc, arango_errors.pyArangoException):

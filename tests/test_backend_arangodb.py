@@ -135,6 +135,27 @@ def test_mget_is_one_aql_query(make, namespace):
     assert len(cursor_posts) == 1, f"mget sent {sent}"
 
 
+def test_a_response_cut_mid_body_is_retryable(make, namespace):
+    """The connection breaks while a response is read (requests raises
+    ChunkedEncodingError or a connection error): the same request may
+    succeed, so it is retried."""
+    task_id = f"cut-{uuid.uuid4().hex[:8]}"
+    port = int(re.search(r":(\d+)/", namespace.url).group(1))
+    proxy = TcpProxy(port)
+    try:
+        make().store_result(task_id, "x" * 200_000, states.SUCCESS)
+        # the reader's connection carries small answers, then the large one,
+        # which is cut mid-body
+        proxy.cut_after(20_000, "down")
+        reader = make(_through(proxy, namespace.url), result_backend_always_retry=False)
+        with pytest.raises(Exception) as caught:
+            reader.get_task_meta(task_id, cache=False)
+    finally:
+        proxy.close()
+    assert proxy.stats["cuts"] == 1, proxy.stats
+    assert reader.exception_safe_to_retry(caught.value), repr(caught.value)
+
+
 def test_stored_document_has_indexed_fields_and_keeps_success(make):
     backend = make(result_expires=300)
     task_id = "a/b?c#d%e\\f ü " + uuid.uuid4().hex
