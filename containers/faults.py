@@ -64,8 +64,11 @@ class _Link:
             if self.closed.is_set():
                 return
             self.upstream = socket.create_connection(proxy.target, timeout=10)
-            self.upstream.settimeout(_TICK)
-            self.client.settimeout(_TICK)
+            for sock in (self.upstream, self.client):
+                sock.settimeout(_TICK)
+                # forward each chunk at once: Nagle's algorithm would hold a
+                # small chunk back until the peer's delayed ACK (40 ms)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             self.abort()
             return
