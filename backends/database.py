@@ -149,6 +149,64 @@ def _make_commits_durable(engine, options: dict) -> None:
             dbapi_connection.commit()
 
 
+class _Watchdog:
+    """One thread for every deadline of the process: a deadline is an entry
+    in a heap, not a thread of its own (a timer thread per statement costs
+    more than a local statement)."""
+
+    def __init__(self) -> None:
+        import itertools
+
+        self._order = itertools.count()
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        """A new lock and no thread (after a fork the child has neither)."""
+        self._lock = threading.Condition()
+        self._heap: list = []
+        self._running = False
+
+    def arm(self, seconds: float, action) -> list:
+        import heapq
+
+        entry = [time.monotonic() + seconds, next(self._order), action]
+        with self._lock:
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="statement-deadlines",
+                                 daemon=True).start()
+            heapq.heappush(self._heap, entry)
+            if self._heap[0] is entry:
+                self._lock.notify()
+        return entry
+
+    @staticmethod
+    def cancel(entry: list) -> None:
+        entry[2] = None
+
+    def _run(self) -> None:
+        import heapq
+
+        lock = self._lock
+        while True:
+            with lock:
+                if lock is not self._lock:
+                    return        # a forked child's copy of this thread: gone
+                while self._heap and self._heap[0][2] is None:
+                    heapq.heappop(self._heap)
+                wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                if wait is None or wait > 0:
+                    lock.wait(wait)
+                    continue
+                action = heapq.heappop(self._heap)[2]
+            if action is not None:
+                action()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class _Deadline:
     """Shut a DBAPI connection's socket down if a wait on it outlasts
     ``seconds``: a server that stalls (hung, or black-holed behind a
@@ -160,9 +218,7 @@ class _Deadline:
 
     def __init__(self, dbapi_connection, seconds: float) -> None:
         self.fileno = dbapi_connection.fileno()
-        self.timer = threading.Timer(seconds, self._fire)
-        self.timer.daemon = True
-        self.timer.start()
+        self.entry = _WATCHDOG.arm(seconds, self._fire)
 
     def _fire(self) -> None:
         import socket
@@ -179,7 +235,7 @@ class _Deadline:
             sock.close()
 
     def cancel(self) -> None:
-        self.timer.cancel()
+        _WATCHDOG.cancel(self.entry)
 
 
 def _bound_postgres_waits(engine, options: dict) -> None:
