@@ -370,26 +370,31 @@ WRITER_PROCESSES = 2
 class FaultSchedule:
     """A seeded schedule of real faults on a proxy: every 0.1-0.4 s, one of
     a reset of every open connection, a response dropped after its request
-    reached the server, or new connections refused for up to 0.3 s."""
+    reached the server, new connections refused for up to 0.3 s, or the
+    server stalled for up to 0.3 s (connections open, nothing answered);
+    with ``server``, also a restart of that server (same port, same data)."""
 
-    KINDS = ("reset", "drop-response", "refuse")
+    KINDS = ("reset", "drop-response", "refuse", "stall")
 
-    def __init__(self, proxy, seed: int) -> None:
+    def __init__(self, proxy, seed: int, server=None) -> None:
         import random
 
-        self.proxy, self.random = proxy, random.Random(seed)
-        self.counts = dict.fromkeys(self.KINDS, 0)
+        self.proxy, self.server, self.random = proxy, server, random.Random(seed)
+        self.kinds = self.KINDS + (("restart",) if server is not None else ())
+        self.counts = dict.fromkeys(self.kinds, 0)
 
     def run(self, stop) -> None:
         while not stop.wait(self.random.uniform(0.1, 0.4)):
-            kind = self.random.choice(self.KINDS)
+            kind = self.random.choice(self.kinds)
             self.counts[kind] += 1
             if kind == "reset":
                 self.proxy.reset()
             elif kind == "drop-response":
                 self.proxy.drop_responses(1)
+            elif kind == "restart":
+                self.server.restart()
             else:
-                self.proxy.refuse()
+                self.proxy.refuse() if kind == "refuse" else self.proxy.stall()
                 if stop.wait(self.random.uniform(0.05, 0.3)):
                     break
                 self.proxy.heal()
@@ -484,7 +489,7 @@ STORM_RETRYING = {**RETRYING, "result_backend_max_retries": 10,
 def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
         proxied_backend, fault_proxy, conformance_state, request):
     """While a seeded schedule of real faults (resets, dropped responses,
-    refused connections) runs, writer threads and forked writer processes
+    refused connections, stalls) runs, writer threads and forked writer processes
     store results with result_backend_always_retry. Afterwards every
     store_result that returned reads back with its value, one that raised
     left the id either untouched (PENDING) or fully written, and records
@@ -494,6 +499,33 @@ def test_no_acknowledged_write_is_lost_under_a_fault_schedule(
     backend = proxied_backend(**STORM_RETRYING)
     _storm(backend, FaultSchedule(fault_proxy, seed), seed, conformance_state, request,
            proxy=fault_proxy)
+
+
+@pytest.mark.clause("RY7")
+@pytest.mark.requires("concurrent_processes")
+def test_no_acknowledged_write_is_lost_across_server_restarts(
+        make_backend, store_server, private_servers, conformance_state, request):
+    """RY7 with restarts in the schedule: a private server of the store (one
+    that keeps its data across a restart) restarts on the same port while the
+    proxy's resets, dropped responses, refusals and stalls go on; every
+    acknowledged write reads back afterwards."""
+    from celery_conformance.containers.faults import FaultProxy
+
+    server = private_servers(store_server)
+    if not server.restart_keeps_data:
+        pytest.skip(f"not run: this {server.name} server keeps its data in memory only, so "
+                    f"after a restart it is not the same store (restart_keeps_data=False)")
+    seed = _fault_seed()
+    namespace = server.create_namespace("ry7")
+    proxy = FaultProxy(server.network_address()[1])
+    try:
+        backend = make_backend(namespace=server.through(namespace, proxy.port),
+                               **STORM_RETRYING)
+        _storm(backend, FaultSchedule(proxy, seed, server=server), seed, conformance_state,
+               request, proxy=proxy)
+    finally:
+        proxy.close()
+        server.drop_namespace(namespace)
 
 
 @pytest.mark.clause("RY7")

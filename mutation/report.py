@@ -1,0 +1,158 @@
+"""The mutation report: JSON and Markdown, survivors by file, line and operator.
+
+A mutant is *killed* when a contract test failed on it, *timed out* when it
+outlived its time box (counted as killed: a hang is caught), *survived* when
+every selected test passed (or none reaches it: *unreached*), *equivalent*
+when ``mutation/equivalent.toml`` lists it (it behaves like the original:
+no test can tell them apart), and an *error* when the harness could not run
+it. The score is killed / (run - equivalent), per file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from .probe import HARNESS_ERROR, TIMED_OUT, UNREACHED
+
+EQUIVALENT_FILE = Path(__file__).with_name("equivalent.toml")
+
+
+def load_equivalents(path: Path = EQUIVALENT_FILE) -> list:
+    """The listed equivalent mutants: file, operator, original and mutated
+    line (stripped), reason."""
+    if not path.exists():
+        return []
+    entries = tomllib.loads(path.read_text()).get("equivalent", [])
+    for entry in entries:
+        missing = {"file", "operator", "original", "mutated", "reason"} - set(entry)
+        if missing or not entry["reason"].strip():
+            raise ValueError(f"{path}: an entry lacks {sorted(missing) or ['a reason']}: {entry}")
+    return entries
+
+
+def diff_lines(diff: str) -> tuple:
+    """(original, mutated) source of a mutant's diff, each stripped and joined."""
+    removed = [line[1:].strip() for line in diff.splitlines()
+               if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:].strip() for line in diff.splitlines()
+             if line.startswith("+") and not line.startswith("+++")]
+    return " ".join(removed), " ".join(added)
+
+
+def is_equivalent(mutant: dict, equivalents: list):
+    for entry in equivalents:
+        if (entry["file"], entry["operator"], entry["original"].strip(),
+                entry["mutated"].strip()) == (mutant["file"], mutant["operator"],
+                                              mutant["original"], mutant["mutated"]):
+            return entry
+    return None
+
+
+def outcome_of(result) -> str:
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    output = result.output or ""
+    if result.worker_outcome != WorkerOutcome.NORMAL or HARNESS_ERROR in output:
+        return "error"
+    if result.test_outcome == TestOutcome.KILLED:
+        return "timed_out" if (TIMED_OUT in output or output == "timeout") else "killed"
+    if result.test_outcome == TestOutcome.SURVIVED:
+        return "unreached" if UNREACHED in output else "survived"
+    return "error"
+
+
+def collect(sessions: dict, repo: Path, equivalents: list) -> dict:
+    """{file: [mutant dict]} from the shards' cosmic-ray sessions."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome
+
+    found: dict = {}
+    for path, shard_files in sessions.items():
+        mutants = found.setdefault(path, [])
+        for db_path in shard_files:
+            with use_db(str(db_path), WorkDB.Mode.open) as db:
+                for item, result in db.completed_work_items:
+                    if result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
+                        continue
+                    spec = item.mutations[0]
+                    original, mutated = diff_lines(result.diff or "")
+                    mutant = {"file": path, "line": spec.start_pos[0],
+                              "operator": spec.operator_name, "occurrence": spec.occurrence,
+                              "original": original, "mutated": mutated,
+                              "outcome": outcome_of(result)}
+                    if mutant["outcome"] in ("survived", "unreached"):
+                        entry = is_equivalent(mutant, equivalents)
+                        if entry is not None:
+                            mutant["outcome"], mutant["reason"] = "equivalent", entry["reason"]
+                    if mutant["outcome"] == "error":
+                        mutant["detail"] = (result.output or "")[-600:]
+                    mutants.append(mutant)
+        mutants.sort(key=lambda m: (m["line"], m["operator"], m["occurrence"]))
+    return found
+
+
+def summarize(mutants: list) -> dict:
+    counts = {k: 0 for k in ("killed", "timed_out", "survived", "unreached", "equivalent",
+                             "error")}
+    for m in mutants:
+        counts[m["outcome"]] += 1
+    judged = len(mutants) - counts["equivalent"] - counts["error"]
+    caught = counts["killed"] + counts["timed_out"]
+    return {"run": len(mutants), **counts,
+            "score": round(caught / judged, 4) if judged else None}
+
+
+def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
+    equivalents = load_equivalents()
+    found = collect(sessions, repo, equivalents)
+    files = {path: summarize(mutants) for path, mutants in found.items()}
+    survivors = [m for ms in found.values() for m in ms
+                 if m["outcome"] in ("survived", "unreached")]
+    errors = [m for ms in found.values() for m in ms if m["outcome"] == "error"]
+    doc = {"run": run, "files": files,
+           "survivors": survivors, "errors": errors,
+           "equivalent": [m for ms in found.values() for m in ms
+                          if m["outcome"] == "equivalent"]}
+    name = "mutation-sample" if run.get("sample") or run.get("since") else "mutation"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(doc, indent=1))
+    (out / f"{name}.md").write_text(markdown(doc))
+    total = summarize([m for ms in found.values() for m in ms])
+    headline = (f"{total['run']} mutants: {total['killed']} killed, {total['timed_out']} timed "
+                f"out, {total['survived'] + total['unreached']} survived "
+                f"({total['unreached']} unreached), {total['equivalent']} equivalent, "
+                f"{total['error']} errors; score {total['score']}; "
+                f"report in {out / name}.md")
+    return {"headline": headline, "survived": len(survivors) + len(errors)}
+
+
+def markdown(doc: dict) -> str:
+    run = doc["run"]
+    lines = ["# Mutation testing of the reference backends", "",
+             f"Files: {', '.join(run['files'])}; since: {run.get('since') or '-'}; "
+             f"sample: {run.get('sample') or 'all'} (seed {run.get('seed')}); "
+             f"{run.get('seconds', 0)} s.", "",
+             "| file | run | killed | timed out | survived | unreached | equivalent | errors "
+             "| score |", "|---|---|---|---|---|---|---|---|---|"]
+    for path, c in doc["files"].items():
+        score = f"{c['score']:.1%}" if c["score"] is not None else "-"
+        lines.append(f"| {path} | {c['run']} | {c['killed']} | {c['timed_out']} | "
+                     f"{c['survived']} | {c['unreached']} | {c['equivalent']} | "
+                     f"{c['error']} | {score} |")
+    lines += ["", "## Survivors", ""]
+    if not doc["survivors"]:
+        lines.append("None.")
+    for m in doc["survivors"]:
+        tag = " (no contract test executes it)" if m["outcome"] == "unreached" else ""
+        lines.append(f"- `{m['file']}:{m['line']}` {m['operator']}{tag}: "
+                     f"`{m['original']}` → `{m['mutated']}`")
+    if doc["errors"]:
+        lines += ["", "## Not judged (harness errors)", ""]
+        lines += [f"- `{m['file']}:{m['line']}` {m['operator']}: {m['detail'][-200:]!r}"
+                  for m in doc["errors"]]
+    lines += ["", "## Equivalent (mutation/equivalent.toml)", ""]
+    lines += [f"- `{m['file']}:{m['line']}` {m['operator']}: {m['reason']}"
+              for m in doc["equivalent"]] or ["None."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,81 @@
+"""The mutation tooling's own plumbing (python -m mutation): which lines a
+mutant changed, which tests it selects, how outcomes are reported."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mutation.probe import changed_lines, selected_tests, time_box  # noqa: E402
+from mutation.report import diff_lines, is_equivalent, load_equivalents, markdown, summarize  # noqa: E402
+
+
+def test_changed_lines_are_the_original_lines_a_mutant_replaced():
+    original = ["a = 1", "if a < 2:", "    b = a + 1", "c = 3"]
+    assert changed_lines(original, ["a = 1", "if a <= 2:", "    b = a + 1", "c = 3"]) == {2}
+    assert changed_lines(original, ["a = 1", "if a < 2:", "    b = a - 1", "c = 3"]) == {3}
+    assert changed_lines(original, original) == set()
+
+
+def test_selected_tests_are_those_executing_the_lines_and_all_for_import_time_lines():
+    cmap = {"lines": {"2": ["t::a", "t::b"], "3": ["t::b"]}, "import_lines": ["1"],
+            "durations": {"t::a": 1.0, "t::b": 2.0, "t::c": 4.0}}
+    assert selected_tests(cmap, {3}) == ["t::b"]
+    assert selected_tests(cmap, {2, 3}) == ["t::a", "t::b"]
+    assert selected_tests(cmap, {9}) == []
+    assert selected_tests(cmap, {1}) == ["t::a", "t::b", "t::c"]
+    assert time_box(cmap, ["t::a", "t::b"]) > 3.0
+
+
+def test_a_diff_reads_as_its_original_and_mutated_line():
+    diff = ("--- mutation diff ---\n+++ mutation diff +++\n@@ -10,1 +10,1 @@\n"
+            "-        if n < limit:\n+        if n <= limit:\n")
+    assert diff_lines(diff) == ("if n < limit:", "if n <= limit:")
+
+
+def test_equivalents_match_by_file_operator_and_source_not_line_number(tmp_path):
+    listed = tmp_path / "equivalent.toml"
+    listed.write_text('[[equivalent]]\nfile = "backends/x.py"\n'
+                      'operator = "core/NumberReplacer"\noriginal = "n = 0"\n'
+                      'mutated = "n = 1"\nreason = "n is reassigned before any read"\n')
+    entries = load_equivalents(listed)
+    mutant = {"file": "backends/x.py", "operator": "core/NumberReplacer", "line": 99,
+              "original": "n = 0", "mutated": "n = 1"}
+    assert is_equivalent(mutant, entries)["reason"].startswith("n is")
+    assert is_equivalent({**mutant, "mutated": "n = -1"}, entries) is None
+
+
+def test_an_equivalent_without_a_reason_is_refused(tmp_path):
+    listed = tmp_path / "equivalent.toml"
+    listed.write_text('[[equivalent]]\nfile = "f"\noperator = "o"\noriginal = "a"\n'
+                      'mutated = "b"\nreason = " "\n')
+    with pytest.raises(ValueError, match="reason"):
+        load_equivalents(listed)
+
+
+def test_the_checked_in_equivalents_are_well_formed():
+    for entry in load_equivalents():
+        assert entry["file"].startswith("backends/"), entry
+
+
+def test_score_counts_timeouts_as_caught_and_leaves_equivalents_out():
+    mutants = [{"outcome": o} for o in
+               ("killed", "killed", "timed_out", "survived", "unreached", "equivalent")]
+    counts = summarize(mutants)
+    assert counts["run"] == 6 and counts["equivalent"] == 1
+    assert counts["score"] == pytest.approx(3 / 5)
+
+
+def test_the_markdown_lists_every_survivor_by_file_line_and_operator():
+    doc = {"run": {"files": ["backends/x.py"], "seconds": 5, "seed": 1},
+           "files": {"backends/x.py": summarize([{"outcome": "survived"}])},
+           "survivors": [{"file": "backends/x.py", "line": 12, "operator": "core/AddNot",
+                          "original": "if a:", "mutated": "if not a:",
+                          "outcome": "survived"}],
+           "errors": [], "equivalent": []}
+    text = markdown(doc)
+    assert "`backends/x.py:12` core/AddNot: `if a:` → `if not a:`" in text
