@@ -8,6 +8,7 @@ import pwd
 import signal
 import socket
 import subprocess
+import threading
 import time
 from typing import Callable, Optional, Sequence
 
@@ -38,6 +39,26 @@ def _child_setup(user: Optional[str]) -> Callable[[], None]:
     return setup
 
 
+_SPAWNER = None
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _lasting_popen(*args, **kwargs) -> subprocess.Popen:
+    """subprocess.Popen from a thread that lives as long as the process. The
+    kernel sends the parent-death signal (PR_SET_PDEATHSIG) when the *thread*
+    that forked the child ends, so a server started from a short-lived thread
+    (a fault schedule restarting it) would be stopped with that thread."""
+    global _SPAWNER
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(*args, **kwargs)
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="server-spawner")
+    return _SPAWNER.submit(subprocess.Popen, *args, **kwargs).result()
+
+
 def run_as(cmd: Sequence[str], user: Optional[str] = None, timeout: float = 120,
            env: Optional[dict] = None) -> subprocess.CompletedProcess:
     """Run a setup command (initdb...) to completion, as ``user`` when root."""
@@ -59,7 +80,7 @@ class ServerProcess:
 
     def _start(self) -> None:
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
+        self.proc = _lasting_popen(
             self.cmd, stdout=self._log, stderr=subprocess.STDOUT,
             preexec_fn=_child_setup(self.user), env=self.env, cwd=self.cwd,
         )

@@ -572,7 +572,15 @@ def _storm(backend, schedule, seed, conformance_state, request, proxy=None) -> N
         _write_until(backend, stop, f"t{i}")), daemon=True) for i in range(WRITER_THREADS)]
     for process in processes:
         process.start()
-    faults = threading.Thread(target=schedule.run, args=(stop,), daemon=True)
+    schedule_errors: list = []
+
+    def run_schedule():
+        try:
+            schedule.run(stop)
+        except BaseException as exc:     # reported below: the store may be down
+            schedule_errors.append(f"{type(exc).__name__}: {exc}")
+
+    faults = threading.Thread(target=run_schedule, daemon=True)
     for thread in threads + [faults]:
         thread.start()
     progress = _progress_reporter(request, conformance_state.settings.soak_seconds)
@@ -595,6 +603,8 @@ def _storm(backend, schedule, seed, conformance_state, request, proxy=None) -> N
     if proxy is not None:
         proxy.heal()
     elapsed = time.monotonic() - started
+    assert not schedule_errors, (f"the fault schedule itself failed (seed {seed}), the store "
+                                 f"may not be healthy: {schedule_errors}")
     crashes = [o["crash"] for o in outcomes if "crash" in o]
     assert not crashes, f"writer processes crashed (seed {seed}): {crashes}"
     acked = {k: v for o in outcomes for k, v in o["acked"].items()}

@@ -146,3 +146,29 @@ def test_cut_after_n_bytes_upstream(proxy, server):
     assert b"abcdefgh" not in server.received
     assert proxy.stats["cuts"] == 1
     assert ask(proxy.port, b"whole") == b"ok whole\n", "only the next connection is cut"
+
+
+def test_a_server_restarted_from_a_short_lived_thread_outlives_that_thread(tmp_path):
+    """The parent-death signal that stops a server when the test process
+    dies is tied by the kernel to the thread that started the server: a
+    restart from a fault schedule's thread must not stop the server when
+    that thread ends."""
+    import sys
+    import threading
+    import time
+
+    from celery_conformance.containers._process import ServerProcess, free_port, port_open
+
+    port = free_port()
+    server = ServerProcess([sys.executable, "-m", "http.server", str(port), "--bind",
+                            "127.0.0.1"], str(tmp_path / "server.log"))
+    try:
+        server.wait_ready(lambda: port_open(port), 20, "http.server")
+        restarter = threading.Thread(target=server.restart)
+        restarter.start()
+        restarter.join(30)
+        time.sleep(0.5)           # the signal, if any, arrives as the thread ends
+        assert server.proc.poll() is None, "the restarted server stopped with the thread"
+        assert port_open(port)
+    finally:
+        server.stop()

@@ -73,9 +73,14 @@ def main(argv=None) -> int:
         stop.set()
         server.server_close()
         if snapshot:
+            # requests on open connections are still served by their threads:
+            # the final snapshot freezes the store, and the process ends
+            # before any later write could be acknowledged
             os.makedirs(args.data_dir, exist_ok=True)
-            emulator.store.save(snapshot)
+            emulator.store.save(snapshot, final=True)
             log.info("saved snapshot %s", snapshot)
+            logging.shutdown()
+            os._exit(0)
     return 0
 
 

@@ -595,7 +595,14 @@ class Store:
         return removed
 
     # ------------------------------------------------------------- persistence
-    def save(self, path: str) -> None:
+    def save(self, path: str, final: bool = False) -> None:
+        """Write a snapshot. ``final`` (the server is exiting): the locks stay
+        held afterwards, so no request is applied, and none acknowledged,
+        after the snapshot was taken."""
+        if final:
+            self.lock.acquire()
+            for database in list(self.databases.values()):
+                database.lock.acquire()
         with self.lock:
             data = {"databases": {}}
             for name, database in self.databases.items():
