@@ -54,6 +54,6 @@ IGNORED_TEST_MODULES = ("test_faults.py",)
 TIMEOUT_FACTOR = 3.0
 TIMEOUT_EXTRA_S = 30.0
 
-#: the smoke sample .ci/run runs: this many mutants of this file, drawn with
-#: this seed from the mutants the contract reaches
+#: the smoke sample (python -m mutation --smoke): this many mutants of this
+#: file, drawn with this seed from the mutants the contract reaches
 SMOKE = {"file": "backends/database.py", "count": 20, "seed": 7}
