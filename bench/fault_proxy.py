@@ -74,7 +74,7 @@ def main() -> None:
                 proxy = FaultProxy(address[1]) if via_proxy else None
                 try:
                     target = store.through(ns, proxy.port) if proxy else ns
-                    backend = build(path, target) if not conf else build_with(path, target, conf)
+                    backend = build_with(path, target, conf)
                     out = measure(backend, args.n)
                     getattr(backend, "close", lambda: None)()
                     return out
@@ -96,7 +96,7 @@ def main() -> None:
 
 
 def build_with(path: str, ns, conf: dict):
-    """``build`` with extra Celery settings."""
+    """``build`` with extra Celery settings (none: as ``build``)."""
     import dataclasses
 
     return build(path, dataclasses.replace(ns, settings={**ns.settings, **conf}))
