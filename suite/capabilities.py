@@ -55,6 +55,8 @@ CAPABILITY_DOCS: dict[str, str] = {
                        "backend documents it (default: its operation_bound() method)",
     "quick_timeouts": "Celery settings that shorten the backend's documented timeouts, "
                       "which RY6 applies so that its stalled-server check is quick",
+    "cleanup_batch": "cleanup() deletes expired records in batches of this many (the "
+                     "XP1 scale test crosses it)",
     "https_endpoint": "backend talks to its store over TLS (https, rediss), where "
                       "certificate verification applies (declared as: how to point a URL "
                       "at a TLS host:port)",
@@ -122,6 +124,10 @@ class Capabilities:
     #: Celery settings that shorten the backend's documented timeouts (RY6
     #: applies them so that waiting out a stalled server is quick)
     quick_timeouts: dict = field(default_factory=dict, hash=False)
+    #: cleanup() deletes at most this many records per statement or request,
+    #: looping until none is left (None: one statement, or none at all);
+    #: inferred from a ``cleanup_batch_size`` class attribute
+    cleanup_batch: Optional[int] = None
 
     @property
     def key_value(self) -> bool:
@@ -200,6 +206,9 @@ def infer_capabilities(cls) -> tuple:
         "cleanup": (cleans, "cleanup() overrides Backend.cleanup" if cleans
                     else "cleanup() is Backend.cleanup, a no-op"),
     }
+    batch = getattr(cls, "cleanup_batch_size", None)
+    if isinstance(batch, int) and batch > 0:
+        values["cleanup_batch"] = (batch, "cleanup_batch_size")
     if callable(getattr(cls, "destination_for", None)):
         # Backend.destination_for: results go to request.reply_to (Celery's rpc)
         values["results_to_sender"] = (True, "destination_for (replies go to the sending "

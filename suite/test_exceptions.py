@@ -8,13 +8,14 @@ import time
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celery import states
 from celery.exceptions import SecurityError
 from celery.utils.serialization import UnpickleableExceptionWrapper
 
+from . import boundaries
 from .helpers import assert_meta_reflects, pickle_backend, read  # noqa: F401 (a fixture)
 from .strategies import (ID_ALPHABET, ConformanceBaseError, ConformanceError, exception_args,
                          importable_exceptions, plain_task_ids, tracebacks,
@@ -56,6 +57,45 @@ def test_traceback_returned_verbatim(backend, tb, exc, task_id):
     backend.mark_as_failure(task_id, exc, traceback=tb)
     got = read(backend, task_id).get("traceback")
     assert got == tb, f"traceback {tb!r} read back as {got!r}"
+
+
+def text_of_size(seed: str, size: int) -> str:
+    """``seed`` repeated and cut to exactly ``size`` bytes of UTF-8 (ASCII pads
+    the last character that would not fit)."""
+    out, used = [], 0
+    while used < size:
+        for ch in seed:
+            width = len(ch.encode("utf-8"))
+            if used + width > size:
+                ch, width = "x", 1
+            out.append(ch)
+            used += width
+            if used == size:
+                break
+    return "".join(out)
+
+
+#: traceback sizes (bytes): one past each payload column limit below 1 MiB
+LONG_TRACEBACK_BYTES = boundaries.above("payload", at_most=boundaries.MIB // 2)
+
+
+@pytest.mark.clause("EX2")
+@pytest.mark.parametrize("size", LONG_TRACEBACK_BYTES)
+@settings(max_examples=2)
+@given(line=st.text(alphabet=ID_ALPHABET, min_size=1, max_size=60), exc=importable_exceptions,
+       task_id=plain_task_ids())
+def test_a_traceback_as_long_as_a_column_limit_is_returned_verbatim(backend, size, line, exc,
+                                                                    task_id):
+    """A traceback of a real task can be long (deep recursion): one past a
+    payload column's limit (suite.boundaries; the whole record stays far below
+    the 1 MiB every store holds) is returned verbatim."""
+    tb = text_of_size("Traceback (most recent call last):\n  File \"t.py\", line 1, in f\n    "
+                      + line + "\n", size)
+    backend.mark_as_failure(task_id, exc, traceback=tb)
+    got = read(backend, task_id).get("traceback")
+    assert got == tb, (
+        f"a {size}-byte traceback read back as "
+        + ("None" if got is None else f"{len(got.encode('utf-8', 'surrogatepass'))} bytes"))
 
 
 # ------------------------------------------------------------------ EX3

@@ -18,7 +18,7 @@ import time
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celery import states
@@ -149,6 +149,52 @@ def test_cleanup_deletes_expired_ready_results_and_groups_only(
     require_client_clock(capabilities)
     backend = make_backend(result_expires=expires)
     _assert_boundary(backend, expires, old_state, young_state)
+
+
+#: young results written among the expired ones
+YOUNG_AMONG = 3
+
+
+@pytest.mark.clause("XP1")
+@pytest.mark.requires("cleanup_batch")
+@settings(max_examples=1)
+@given(expires=EXPIRIES, old_state=READY, data=st.data())
+def test_cleanup_removes_every_expired_result_past_a_batch(
+        make_backend, capabilities, expires, old_state, data):
+    """One cleanup() of a backend that deletes in batches (cleanup_batch)
+    removes every one of a batch and one more expired results and groups, and
+    keeps the young ones written among them."""
+    require_client_clock(capabilities)
+    count = capabilities.cleanup_batch + 1
+    backend = make_backend(result_expires=expires, fresh=True)
+    now, old_at, young_at = _instants(expires)
+    young_after = set(data.draw(st.lists(st.integers(0, count - 1), min_size=YOUNG_AMONG,
+                                         max_size=YOUNG_AMONG), label="young after"))
+    old, young = [], []
+    for n in range(count):
+        task_id = f"old-{n}-{uuid.uuid4().hex}"
+        with clock_at(old_at):
+            _store(backend, task_id, old_state, "old")
+            _save_group(backend, "g" + task_id, task_id)
+        old.append(task_id)
+        if n in young_after:
+            young.append(f"young-{n}-{uuid.uuid4().hex}")
+            with clock_at(young_at):
+                _store(backend, young[-1], states.SUCCESS, "young")
+                _save_group(backend, "g" + young[-1], young[-1])
+    with clock_at(now):
+        backend.cleanup()
+    left = [i for i in old if _status(backend, i) != states.PENDING]
+    assert not left, (f"cleanup() with result_expires={expires}s left {len(left)} of {count} "
+                      f"expired results (e.g. {left[0]!r})")
+    if keeps_groups(backend):
+        left = [i for i in old if _group_ids(backend, "g" + i) is not None]
+        assert not left, f"cleanup() left {len(left)} of {count} expired groups"
+    for task_id in young:
+        assert _status(backend, task_id) == states.SUCCESS, (
+            f"cleanup() of {count} expired results also deleted a young one")
+        assert not keeps_groups(backend) or _group_ids(backend, "g" + task_id) == [task_id], (
+            f"cleanup() of {count} expired groups also deleted a young one")
 
 
 def _assert_real_time_boundary(capabilities, backends: dict, old_state: str, what) -> None:

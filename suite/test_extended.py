@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from celery import states
 
-from .strategies import json_values, make_request, normalized, requests_extended, stamp_sets
+from . import boundaries
+from .strategies import (json_values, make_request, normalized, requests_extended, stamp_sets,
+                         writes)
 from .helpers import read
 
 EXTENDED_FIELDS = ("name", "args", "kwargs", "worker", "retries", "queue")
@@ -58,6 +60,63 @@ def test_extended_meta_holds_the_request_fields(extended_backend, task_request, 
     assert meta["status"] == state
     assert extended_fields(meta) == expected_fields(task_request), (
         "extended fields read back differ from the request's")
+
+
+#: the states a retried task passes through before it ends (non-ready, then ready)
+retry_states = st.sampled_from([states.STARTED, states.RETRY, "PROGRESS"])
+
+
+@pytest.mark.clause("XT1")
+@given(task_request=requests_extended,
+       steps=st.lists(st.tuples(writes(retry_states), st.integers(0, 50),
+                                st.text(alphabet="abcxyz@-.", min_size=1, max_size=20)),
+                      min_size=2, max_size=6),
+       last=st.sampled_from([states.SUCCESS, states.FAILURE, None]))
+def test_extended_fields_follow_every_write_of_a_retried_task(extended_backend, task_request,
+                                                              steps, last):
+    """A task written several times (it starts, retries on another worker and
+    queue, and ends): after each write the extended fields equal that write's
+    request, not the first one's."""
+    for n, ((state, value, tb), retries, worker) in enumerate(steps, 1):
+        task_request.retries, task_request.hostname = retries, worker
+        task_request.delivery_info = {"routing_key": f"q{n}-{worker}"}
+        extended_backend.store_result(task_request.id, value, state, traceback=tb,
+                                      request=task_request)
+        meta = read(extended_backend, task_request.id)
+        assert extended_fields(meta) == expected_fields(task_request), (
+            f"after write {n} of {len(steps)} ({state}) the extended fields are "
+            f"{extended_fields(meta)!r}")
+    if last is not None:
+        task_request.retries += 1
+        result = RuntimeError("ended") if last == states.FAILURE else "done"
+        extended_backend.store_result(task_request.id, result, last, request=task_request)
+        meta = read(extended_backend, task_request.id)
+        assert extended_fields(meta) == expected_fields(task_request), (
+            f"after the final {last} write the extended fields are {extended_fields(meta)!r}")
+
+
+#: sizes (bytes) of one argument: one past each payload column limit below 1 MiB
+LONG_ARGUMENT_BYTES = boundaries.above("payload", at_most=boundaries.MIB // 2)
+
+
+@pytest.mark.clause("XT1")
+@pytest.mark.parametrize("size", LONG_ARGUMENT_BYTES)
+@settings(max_examples=2)
+@given(task_request=requests_extended, value=json_values, in_kwargs=st.booleans())
+def test_arguments_as_large_as_a_column_limit_are_stored(extended_backend, size, task_request,
+                                                         value, in_kwargs):
+    """Arguments as large as results: an argument just past a payload column's
+    limit (suite.boundaries; the record far below the 1 MiB every store holds)
+    is stored, and args and kwargs read back equal to the request's."""
+    big = "a" * size
+    if in_kwargs:
+        task_request.kwargs = dict(task_request.kwargs, big=big)
+    else:
+        task_request.args = list(task_request.args) + [big]
+    extended_backend.store_result(task_request.id, value, states.SUCCESS, request=task_request)
+    meta = read(extended_backend, task_request.id)
+    assert extended_fields(meta) == expected_fields(task_request), (
+        f"a {size}-byte {'keyword ' if in_kwargs else ''}argument did not read back")
 
 
 @pytest.mark.clause("XT2")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from celery import states
 from celery.result import AsyncResult
 
-from .strategies import any_states, custom_states, json_values, plain_task_ids
+from .strategies import any_states, custom_states, json_values, normalized, plain_task_ids
 from .helpers import read
 
 #: states whose stored value reads back as plain data (no exception decoding)
@@ -35,6 +35,27 @@ def test_forget_leaves_pending_and_no_record(backend, backdoor, task_id, state, 
     assert backdoor.record_exists(task_id), "store_result wrote no record"
     backend.forget(task_id)
     _assert_forgotten(backend, backdoor, task_id)
+
+
+@pytest.mark.clause("FG1")
+@pytest.mark.requires("any_client_reads")
+@given(task_id=plain_task_ids(), state=plain_value_states, value=json_values,
+       again=json_values)
+def test_another_client_reads_pending_after_forget_and_then_the_next_write(
+        make_backend, backdoor, task_id, state, value, again):
+    """Another client of the same store that read a result before it was
+    forgotten reads it as PENDING after forget(id), and the store holds no
+    record; a later write of the same id reads back as that write, for both."""
+    writer, reader = make_backend(), make_backend()
+    writer.store_result(task_id, value, state)
+    assert read(reader, task_id)["status"] == state, "the other client does not read the write"
+    writer.forget(task_id)
+    _assert_forgotten(reader, backdoor, task_id, what="forget(id) by another client")
+    writer.store_result(task_id, again, states.SUCCESS)
+    for who, client in (("the other client", reader), ("the client that forgot", writer)):
+        meta = read(client, task_id)
+        assert (meta["status"], meta["result"]) == (states.SUCCESS, normalized(again)), (
+            f"after forget and a new write, {who} reads {meta['status']!r} {meta['result']!r}")
 
 
 @pytest.mark.clause("FG2")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celery import states
 from celery.result import AsyncResult, GroupResult, ResultBase
 
+from . import boundaries
 from .helpers import read
 from .strategies import json_values, plain_task_ids
 
@@ -27,25 +28,35 @@ def _group(app, group_id, child_ids) -> GroupResult:
 
 
 def shape(result):
-    """A result tree as plain data: ('task', id) or ('group', id, [children])."""
-    if isinstance(result, GroupResult):
-        return ("group", result.id, [shape(r) for r in result.results])
-    if isinstance(result, AsyncResult):
-        return ("task", result.id)
+    """A result tree as plain data: ('task', id, parent) or ('group', id,
+    parent, [members]), where parent is the shape of the result's parent in
+    its chain, or None."""
+    if isinstance(result, (GroupResult, AsyncResult)):
+        parent = None if result.parent is None else shape(result.parent)
+        if isinstance(result, GroupResult):
+            return ("group", result.id, parent, [shape(r) for r in result.results])
+        return ("task", result.id, parent)
     return ("not a result", type(result).__name__, result)
 
 
 def build(app, tree):
     """The result objects a shape() tree describes."""
+    parent = None if tree[2] is None else build(app, tree[2])
     if tree[0] == "group":
-        return GroupResult(tree[1], [build(app, t) for t in tree[2]], app=app)
-    return AsyncResult(tree[1], app=app)
+        return GroupResult(tree[1], [build(app, t) for t in tree[3]], parent=parent, app=app)
+    return AsyncResult(tree[1], parent=parent, app=app)
 
 
-#: group trees: leaves are tasks, inner nodes groups of 0-4 members, up to 3 deep
+#: the parent links of a chain's step: none, or a chain of 1-2 earlier tasks
+parents = st.one_of(st.none(), st.builds(lambda: ("task", _new_id(), None)),
+                    st.builds(lambda: ("task", _new_id(), ("task", _new_id(), None))))
+
+#: group trees: leaves are tasks, inner nodes groups of 0-4 members, up to 3
+#: deep; any member may be a chain's step with parent links
 group_trees = st.recursive(
-    st.builds(lambda: ("task", _new_id())),
-    lambda members: st.lists(members, max_size=4).map(lambda ms: ("group", _new_id(), ms)),
+    st.builds(lambda p: ("task", _new_id(), p), parents),
+    lambda members: st.builds(lambda p, ms: ("group", _new_id(), p, ms), parents,
+                              st.lists(members, max_size=4)),
     max_leaves=10,
 ).filter(lambda t: t[0] == "group")
 
@@ -62,6 +73,28 @@ def test_saved_group_restores_with_same_children_in_order(backend, group_id, chi
     assert restored.id == group_id, "restored group has another id"
     assert [r.id for r in restored.results] == child_ids, (
         "restored group's children differ from those saved (ids or order)")
+
+
+#: member counts of one group: one past each mget batch and page size (a
+#: group's members are read back in bulk)
+GROUP_SIZES = boundaries.above("mget", at_most=1001)
+
+
+@pytest.mark.clause("GR1")
+@pytest.mark.parametrize("size", GROUP_SIZES)
+@settings(max_examples=2)
+@given(group_id=plain_task_ids())
+def test_a_group_larger_than_a_batch_restores_whole_and_in_order(backend, size, group_id):
+    """A group of more members than a batch or page holds (suite.boundaries)
+    restores with every child id, in order."""
+    child_ids = [f"{n}-{uuid.uuid4().hex}" for n in range(size)]
+    backend.save_group(group_id, _group(backend.app, group_id, child_ids))
+    restored = backend.restore_group(group_id, cache=False)
+    assert isinstance(restored, GroupResult), f"restore_group returned {restored!r}"
+    got = [r.id for r in restored.results]
+    assert got == child_ids, (
+        f"a {size}-member group restored with {len(got)} members"
+        + ("" if len(got) != size else ", in another order"))
 
 
 @pytest.mark.clause("GR2")
@@ -131,7 +164,8 @@ def test_task_and_group_with_one_id_do_not_collide(backend, shared_id, value, ch
 @given(tree=group_trees)
 def test_nested_groups_keep_their_structure(backend, tree):
     """GroupResults inside a GroupResult restore as GroupResults with the same
-    ids and members, at every depth, in order."""
+    ids and members, at every depth, in order, and every member's parent links
+    (the chain it is a step of) as saved."""
     group = build(backend.app, tree)
     backend.save_group(group.id, group)
     restored = backend.restore_group(group.id, cache=False)

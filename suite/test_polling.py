@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import threading
 import time
+import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celery import states
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 
+from . import boundaries
 from .strategies import custom_states, json_values, plain_task_ids
 from .helpers import read
 
@@ -473,6 +476,62 @@ def test_get_many_yields_only_ready_ids(backend, ready, unready, missing):
         f"get_many yielded {ids}, expected each ready id once: {ready}")
     for task_id, (_, meta) in zip(ids, yielded):
         assert meta["status"] == states.SUCCESS and meta["result"] == {"id": task_id}
+
+
+#: id counts of one mget/get_many call: one past each batch and page size
+MGET_COUNTS = boundaries.above("mget", at_most=1001)
+
+
+def _edges(count: int) -> set:
+    """Positions on both sides of every mget boundary below ``count``, and the
+    last two: where a second batch begins, or a last one is dropped."""
+    edges = {count - 2, count - 1}
+    for b in boundaries.BOUNDARIES:
+        if b.area == "mget" and b.value < count:
+            edges.update((b.value - 2, b.value - 1, b.value, b.value + 1))
+    return {p for p in edges if 0 <= p < count}
+
+
+@pytest.mark.clause("PL2")
+@pytest.mark.requires("key_value")
+@pytest.mark.parametrize("count", MGET_COUNTS)
+@settings(max_examples=3)
+@given(data=st.data())
+def test_mget_and_get_many_across_batch_boundaries(backend, count, data):
+    """One mget of more keys than a batch or page holds (suite.boundaries)
+    still returns one entry per key, in key order, None for each missing key;
+    get_many over the same ids yields exactly the stored ones, once each."""
+    stored_at = _edges(count) | data.draw(
+        st.sets(st.integers(0, count - 1), max_size=20), label="more stored positions")
+    ids = [f"mget-{uuid.uuid4().hex}-{n}" for n in range(count)]
+    random.Random(data.draw(st.integers(0, 2 ** 32 - 1), label="order seed")).shuffle(ids)
+    stored = {ids[p] for p in stored_at}
+    for task_id in stored:
+        backend.store_result(task_id, {"id": task_id}, states.SUCCESS)
+    keys = [backend.get_key_for_task(i) for i in ids]
+    values = backend.mget(keys)
+    if hasattr(values, "items"):
+        by_key = {backend.key_t(k): v for k, v in values.items()}
+        entries = [by_key.get(backend.key_t(k)) for k in keys]
+    else:
+        entries = list(values)
+        assert len(entries) == count, f"mget of {count} keys gave {len(entries)} entries"
+    for position, (task_id, entry) in enumerate(zip(ids, entries)):
+        if task_id not in stored:
+            assert entry is None, f"mget of {count} keys gave a value for missing key #{position}"
+            continue
+        assert entry is not None, (
+            f"mget of {count} keys gave no value for the stored key #{position}")
+        meta = backend.decode_result(entry)
+        assert meta["result"] == {"id": task_id}, (
+            f"mget of {count} keys: entry #{position} is another task's value (key order lost)")
+    yielded = []
+    with contextlib.suppress(CeleryTimeoutError):
+        for task_id, meta in backend.get_many(ids, timeout=0, interval=0.01):
+            yielded.append(task_id.decode() if isinstance(task_id, bytes) else task_id)
+    assert sorted(yielded) == sorted(stored), (
+        f"get_many over {count} ids ({len(stored)} stored) yielded {len(yielded)} ids, "
+        f"{len(set(yielded))} distinct; missing: {sorted(stored - set(yielded))[:3]}")
 
 
 # ------------------------------------------------------------------- PL3
