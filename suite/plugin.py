@@ -15,6 +15,8 @@ from typing import Optional
 
 import pytest
 
+from celery_conformance.containers import StoreUnavailable
+
 from . import __version__, profiles
 from .capabilities import CAPABILITY_DOCS
 from .clauses import CLAUSES
@@ -135,6 +137,11 @@ def pytest_configure(config) -> None:
     broker = StoreBroker(settings.backend_url)
     if _is_worker(config) and WORKERINPUT_KEY in config.workerinput:
         broker.adopt(config.workerinput[WORKERINPUT_KEY])
+    else:
+        try:
+            broker.adopt_shared()
+        except StoreUnavailable as exc:
+            raise pytest.UsageError(str(exc))
     state = ConformanceState(settings, targets, broker)
     label_emulated_targets(state)
     config.stash[STATE_KEY] = state

@@ -17,6 +17,10 @@ from typing import Optional
 from celery_conformance.containers import StoreServer, StoreUnavailable, obtain, providers
 
 WORKERINPUT_KEY = "celery_conformance_stores"
+#: environment variable naming a file of stores another process started and
+#: shares (StoreBroker.export): a pytest run adopts them instead of starting
+#: its own, and leaves them running
+SHARED_STORES_ENV = "CELERY_CONFORMANCE_SHARED_STORES"
 
 
 class UrlStore(StoreServer):
@@ -133,6 +137,31 @@ class StoreBroker:
                 store = module.from_connection_info(entry["info"])
             store.kind, store.route, store.version = entry["kind"], entry["route"], entry["version"]
             self._stores[name] = store
+
+    def share(self, path) -> None:
+        """Write the running stores to ``path`` (readable by the owner only),
+        for other processes to adopt through SHARED_STORES_ENV."""
+        import os
+
+        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.export())
+
+    def adopt_shared(self) -> bool:
+        """Adopt the stores named by SHARED_STORES_ENV, if it is set."""
+        import os
+
+        path = os.environ.get(SHARED_STORES_ENV)
+        if not path:
+            return False
+        try:
+            with open(path) as f:
+                exported = f.read()
+        except OSError as exc:
+            raise StoreUnavailable(f"{SHARED_STORES_ENV}={path}: cannot read the shared "
+                                   f"stores ({exc}); unset it to start stores here") from exc
+        self.adopt(exported)
+        return True
 
     # -- reporting ---------------------------------------------------------
     def started(self) -> dict:

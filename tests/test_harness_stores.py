@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -246,3 +247,43 @@ def test_xdist_workers_share_the_controllers_store(harness, tmp_path):
     pids = {p.name.split("-")[0] for p in seen.iterdir()}
     assert len(pids) == 2, "the tests did not run in two workers"
     assert len(infos) == 1, f"workers used different stores: {infos}"
+
+
+def test_separate_runs_adopt_a_shared_store_and_leave_it_running(harness, tmp_path,
+                                                                  monkeypatch):
+    """Stores one process started and shared (StoreBroker.share, named by
+    CELERY_CONFORMANCE_SHARED_STORES) are adopted by later pytest runs, which
+    start none of their own and stop none."""
+    from celery_conformance.suite.stores import SHARED_STORES_ENV, StoreBroker
+
+    (tmp_path / "stores").mkdir()
+    owner = StoreBroker(None, workdir=str(tmp_path / "stores"))
+    try:
+        owner.get("sqlite")
+        shared = tmp_path / "shared.json"
+        owner.share(shared)
+        assert oct(shared.stat().st_mode & 0o777) == "0o600"
+        seen = tmp_path / "seen"
+        seen.mkdir()
+        harness.write("test_shared.py", f"""
+            import json, os, pytest
+
+            @pytest.mark.clause("RT1")
+            def test_where(store_server):
+                with open(os.path.join({str(seen)!r}, str(os.getpid())), "w") as f:
+                    json.dump(store_server.connection_info(), f)
+        """)
+        monkeypatch.setenv(SHARED_STORES_ENV, str(shared))
+        for _ in range(2):
+            harness.run("--backend=sqlite", subprocess=True).assert_outcomes(passed=1)
+        infos = {p.read_text() for p in seen.iterdir()}
+        assert len(list(seen.iterdir())) == 2 and len(infos) == 1, infos
+        assert json.loads(infos.pop()) == owner.get("sqlite").connection_info()
+        assert os.path.isdir(str(tmp_path / "stores")), "an adopting run removed the store"
+
+        monkeypatch.setenv(SHARED_STORES_ENV, str(tmp_path / "missing.json"))
+        result = harness.run("--backend=sqlite", subprocess=True)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*{SHARED_STORES_ENV}=*missing.json: cannot read*"])
+    finally:
+        owner.stop_all()
