@@ -277,18 +277,17 @@ def _bound_postgres_waits(engine, options: dict) -> None:
 
 
 class _EngineRegistry:
-    """One engine per (URL, options, callback) per process; fork-safe."""
+    """One engine per (URL, options, callback) per process; fork-safe: a
+    forked child starts from fresh pools (os.register_at_fork, below)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._pid = os.getpid()
         self._engines: dict = {}
         self.prepared: dict = {}  # engine -> set of prepared table keys
         self.limits: dict = {}    # engine -> payload limit found on the server
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.RLock()
-        self._pid = os.getpid()
         for engine in list(self._engines.values()):
             try:
                 # Forget the parent's connections without closing them: they
@@ -298,8 +297,6 @@ class _EngineRegistry:
                 pass
 
     def get(self, url: str, options: dict, callback=None):
-        if self._pid != os.getpid():
-            self.after_fork_in_child()
         key = (url, _options_key(options), callback)
         with self._lock:
             engine = self._engines.get(key)
@@ -507,7 +504,6 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
 
         self._effective_options = self._build_engine_options()
         self._engine = None
-        self._engine_pid = None
         self._payload_limit = None
         self._prepared_engine = None
         self._get_engine()  # surfaces driver and option errors now, connects later
@@ -644,9 +640,10 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
 
     # ----------------------------------------------------------------- engines
     def _get_engine(self):
-        pid = os.getpid()
+        """This backend's engine from the process-wide registry (in a forked
+        child, the same engine with fresh pools: see _EngineRegistry)."""
         engine = self._engine
-        if engine is None or self._engine_pid != pid:
+        if engine is None:
             try:
                 engine = self.session_manager.get_engine(self.url, **self._effective_options)
             except ImportError as exc:
@@ -657,7 +654,7 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
                 raise ImproperlyConfigured(
                     f"database_engine_options are not accepted by create_engine() for "
                     f"{self._sa_url.drivername!r}: {exc}") from exc
-            self._engine, self._engine_pid = engine, pid
+            self._engine = engine
         return engine
 
     def _ready_engine(self):

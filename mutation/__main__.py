@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from . import config
-from .report import write_reports
+from .probe import tier_tests
+from .report import LISTED_EQUIVALENT, diff_lines, is_equivalent, load_equivalents, write_reports
 
 REPO = Path(__file__).resolve().parents[1]
 #: what a package copy holds: the package as a wheel lays it out
@@ -56,14 +57,51 @@ def package_copy(target: Path) -> Path:
     return target
 
 
+#: the stores every pytest run of this process adopts (see start_stores)
+_SHARED: dict = {}
+
+
 def environment(copy: Path) -> dict:
     """The copy's package first on the path (before the installed one), this
-    repository's ``mutation`` package after it."""
+    repository's ``mutation`` package after it; the shared stores."""
     env = dict(os.environ)
+    env.update(_SHARED)
     env["PYTHONPATH"] = os.pathsep.join([str(copy), str(REPO)])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.setdefault("HYPOTHESIS_PROFILE", "ci")
     return env
+
+
+def judging_backends(mutated: config.MutatedFile, args) -> list:
+    tiers = mutated.tiers[:args.tiers] if args.tiers else mutated.tiers
+    found: list = []
+    for backend in [b for t in tiers for b in t.backends]:
+        if backend not in found:
+            found.append(backend)
+    return found
+
+
+def start_stores(backends: list, root: Path):
+    """Start every store the judges need once, shared by all the pytest runs
+    (coverage and every mutant's) through CELERY_CONFORMANCE_SHARED_STORES;
+    the broker, to stop at the end."""
+    from celery_conformance.suite.stores import SHARED_STORES_ENV, StoreBroker
+    from celery_conformance.suite.targets import resolve
+
+    stores = sorted({t.store for b in backends for t in resolve(b, None)})
+    broker = StoreBroker(None)
+    say(f"starting the stores the contract runs on: {', '.join(stores)}")
+    broker.start_all(stores)
+    if broker.unavailable():
+        broker.stop_all()
+        raise SystemExit("mutation: a store the judges need cannot start:\n" + "\n".join(
+            f"{name}: {reason}" for name, reason in broker.unavailable().items()))
+    for name, store in broker.started().items():
+        say(f"store {name}: {store.describe()}")
+    path = root / "stores.json"
+    broker.share(path)
+    _SHARED[SHARED_STORES_ENV] = str(path)
+    return broker
 
 
 def cosmic_ray_config(path: Path, module: str, test_command: str) -> Path:
@@ -87,59 +125,80 @@ def run(command: list, cwd: Path, env: dict, what: str) -> None:
                          f"{' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
 
 
-def test_paths(args) -> list:
-    """The contract modules the mutants are judged by (paths in a copy)."""
+def tier_paths(tier: config.Tier, args) -> list:
+    """The contract paths (in a copy) a tier's tests come from, narrowed by
+    --tests; [] when --tests leaves the tier nothing."""
+    fault_path = f"{config.TEST_DIR}/{config.FAULT_MODULE}"
     if not args.tests:
-        return list(config.TEST_PATHS)
-    return [f"{PACKAGE_PARTS['suite']}/{name.strip()}" for name in args.tests.split(",")
-            if name.strip()]
+        return [fault_path] if tier.faults else [config.TEST_DIR, f"--ignore={fault_path}"]
+    names = [n.strip() for n in args.tests.split(",") if n.strip()]
+    chosen = [n for n in names if (n == config.FAULT_MODULE) == tier.faults]
+    return [f"{config.TEST_DIR}/{n}" for n in chosen]
 
 
-def pytest_args(mutated: config.MutatedFile) -> list:
-    ignores = [f"--ignore={p}/{m}" for p in config.TEST_PATHS for m in config.IGNORED_TEST_MODULES]
-    return [f"--backend={','.join(mutated.backends)}", *ignores]
-
-
-def coverage_map(mutated: config.MutatedFile, copy: Path, out: Path, jobs: int,
-                 paths: list) -> dict:
-    """Which contract tests execute each line of the file, on the unmutated
-    code, and how long each test takes."""
+def tier_coverage(tier: config.Tier, paths: list, copy: Path, out: Path, jobs: int,
+                  module: str) -> tuple:
+    """({line: [tests]}, {test: seconds}) of one tier's run on the unmutated code."""
     from coverage import CoverageData
 
     env = environment(copy)
     env["COVERAGE_FILE"] = str(out / ".coverage")
     env["MUTATION_TIMING_FILE"] = str(out / "timing.json")
-    module = PACKAGE_PARTS["backends"] + "/" + Path(mutated.path).name
+    (out / "timing.json").unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "-p", "mutation.timing", f"--cov={copy / PACKAGE_PARTS['backends']}",
                "--cov-context=test", "--cov-report=", *(["-n", str(jobs)] if jobs > 1 else []),
-               *pytest_args(mutated), *paths]
-    say(f"{mutated.path}: the contract on the unmutated code, with coverage "
-        f"({' '.join(pytest_args(mutated))})")
+               f"--backend={','.join(tier.backends)}", *paths]
+    say(f"tier {tier.label}: the contract on the unmutated code, with coverage")
     started = time.monotonic()
     done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True)
     timing = json.loads((out / "timing.json").read_text()) if (out / "timing.json").exists() \
         else {"durations": {}, "failed": ["(no timing written)"]}
     if done.returncode != 0 or timing["failed"]:
-        raise SystemExit(f"mutation: the contract fails on the unmutated {mutated.path} "
-                         f"(exit {done.returncode}; failed: {timing['failed'][:10]}): a mutant "
-                         f"can only be judged against a green run\n{done.stdout[-3000:]}")
-    say(f"{mutated.path}: {len(timing['durations'])} tests in {time.monotonic() - started:.0f}s")
+        raise SystemExit(f"mutation: the contract fails on the unmutated code, tier "
+                         f"{tier.label} (exit {done.returncode}; failed: {timing['failed'][:10]}): "
+                         f"a mutant can only be judged against a green run\n{done.stdout[-3000:]}")
+    say(f"tier {tier.label}: {len(timing['durations'])} tests in "
+        f"{time.monotonic() - started:.0f}s")
     data = CoverageData(basename=str(out / ".coverage"))
     data.read()
-    target = str((copy / module).resolve())
-    measured = next((f for f in data.measured_files() if Path(f).resolve() == Path(target)), None)
-    if measured is None:
-        raise SystemExit(f"mutation: coverage recorded nothing for {module}")
+    target = (copy / module).resolve()
+    measured = next((f for f in data.measured_files() if Path(f).resolve() == target), None)
     lines: dict = {}
-    import_lines = []
-    for line, contexts in data.contexts_by_lineno(measured).items():
-        tests = sorted({c.rsplit("|", 1)[0] for c in contexts if c})
-        if tests:
-            lines[str(line)] = tests
-        if "" in contexts:
-            import_lines.append(str(line))
-    result = {"lines": lines, "import_lines": import_lines, "durations": timing["durations"]}
+    if measured is not None:
+        for line, contexts in data.contexts_by_lineno(measured).items():
+            tests = sorted({c.rsplit("|", 1)[0] for c in contexts if c})
+            if tests:
+                lines[str(line)] = tests
+    return lines, timing["durations"]
+
+
+def coverage_map(mutated: config.MutatedFile, copy: Path, out: Path, jobs: int, args) -> dict:
+    """Which contract tests of each tier execute each line of the file on the
+    unmutated code, and how long each test takes."""
+    from .probe import import_time_uses
+
+    module = PACKAGE_PARTS["backends"] + "/" + Path(mutated.path).name
+    tiers = mutated.tiers[:args.tiers] if args.tiers else mutated.tiers
+    result = {"tier_lines": [], "import_tests": [], "durations": {}, "tiers": []}
+    for n, tier in enumerate(tiers):
+        paths = tier_paths(tier, args)
+        if not paths:
+            continue
+        lines, durations = tier_coverage(tier, paths, copy, out, jobs, module)
+        fresh = [line for line in lines
+                 if not any(line in earlier for earlier in result["tier_lines"])]
+        result["tier_lines"].append(lines)
+        if not result["import_tests"]:
+            result["import_tests"] = sorted(durations)
+        result["durations"].update(durations)
+        result["tiers"].append({"label": tier.label, "tests": len(durations),
+                                "lines_judged": len(fresh)})
+        result.setdefault("backends", [])
+        result["backends"] += [b for b in tier.backends if b not in result["backends"]]
+    if not any(result["tier_lines"]):
+        raise SystemExit(f"mutation: coverage recorded nothing for {module}")
+    result["uses"] = import_time_uses((copy / module).read_text())
     (out / "map.json").write_text(json.dumps(result))
     return result
 
@@ -169,6 +228,28 @@ def mutant_lines(item) -> set:
     return set(range(spec.start_pos[0], spec.end_pos[0] + 1))
 
 
+def listed_equivalents(mutated: config.MutatedFile, items: list, source: str) -> dict:
+    """{job id: diff} of the mutants mutation/equivalent.toml lists: not run."""
+    import cosmic_ray.plugins
+    from cosmic_ray.mutating import _make_diff, mutate_code
+
+    equivalents = load_equivalents()
+    found = {}
+    for item in items if equivalents else ():
+        spec = item.mutations[0]
+        operator = cosmic_ray.plugins.get_operator(spec.operator_name)(
+            **(getattr(spec, "operator_args", None) or {}))
+        code = mutate_code(source, operator, spec.occurrence)
+        if code is None:
+            continue
+        diff = "\n".join(_make_diff(source, code, mutated.path))
+        original, changed = diff_lines(diff)
+        if is_equivalent({"file": mutated.path, "operator": spec.operator_name,
+                          "original": original, "mutated": changed}, equivalents):
+            found[item.job_id] = diff
+    return found
+
+
 def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
     """Run every selected mutant of one file; the shards' session files."""
     from cosmic_ray.work_db import WorkDB, use_db
@@ -180,7 +261,7 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
     base = package_copy(fdir / "w0")
     module = PACKAGE_PARTS["backends"] + "/" + Path(mutated.path).name
     env = environment(base)
-    cmap = coverage_map(mutated, base, fdir, args.jobs, test_paths(args))
+    cmap = coverage_map(mutated, base, fdir, args.jobs, args)
     session = fdir / "session.sqlite"
     session.unlink(missing_ok=True)
     cosmic_ray_config(fdir / "init.toml", module, "true")
@@ -194,9 +275,9 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
             recent = changed_since(args.since, mutated.path)
             chosen = [i for i in chosen if mutant_lines(i) & recent]
         if args.sample:
-            # reached: on a line some test executes (not only the module's import)
+            # reached: on lines the first tier's tests execute
             reached = [i for i in chosen
-                       if any(str(line) in cmap["lines"] for line in mutant_lines(i))]
+                       if tier_tests(cmap, cmap["tier_lines"][0], mutant_lines(i), first=True)]
             chosen = sorted(random.Random(args.seed).sample(reached, min(args.sample, len(reached))),
                             key=position)
         keep = {i.job_id for i in chosen}
@@ -204,6 +285,12 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         if dropped:
             db.set_multiple_results(dropped, WorkResult(output=NOT_SELECTED,
                                                         worker_outcome=WorkerOutcome.SKIPPED))
+        if not args.run_equivalents:
+            listed = listed_equivalents(mutated, chosen, (base / module).read_text())
+            for job_id, diff in listed.items():
+                db.set_result(job_id, WorkResult(output=LISTED_EQUIVALENT, diff=diff,
+                                                 worker_outcome=WorkerOutcome.SKIPPED))
+            chosen = [i for i in chosen if i.job_id not in listed]
     say(f"{mutated.path}: {len(pending)} mutants, {len(chosen)} selected, "
         f"{args.jobs} shard(s)")
     shards = []
@@ -223,7 +310,7 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         (sdir / "probe.json").write_text(json.dumps({
             "original": str(base / module), "mutated": str(copy / module),
             "map": str(fdir / "map.json"), "cwd": str(copy),
-            "pytest_args": pytest_args(mutated)}))
+            "pytest_args": [f"--backend={','.join(cmap['backends'])}"]}))
         conf = cosmic_ray_config(sdir / "config.toml", module,
                                  f"{sys.executable} -m mutation.probe {sdir}")
         log = open(sdir / "exec.log", "w")
@@ -245,7 +332,7 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         if process.returncode != 0:
             raise SystemExit(f"mutation: cosmic-ray exec failed (exit {process.returncode}); "
                              f"see {log.name}")
-    return shards
+    return shards, cmap["tiers"]
 
 
 def main(argv=None) -> int:
@@ -261,19 +348,24 @@ def main(argv=None) -> int:
                         help=f"the fixed sample .ci/run runs: {config.SMOKE}")
     parser.add_argument("--tests", metavar="MODULES",
                         help="judge by these contract modules only (comma-separated names "
-                             "in suite/, e.g. test_roundtrip.py); default: all but the "
-                             "fault tests")
+                             "in suite/, e.g. test_roundtrip.py); default: all")
+    parser.add_argument("--tiers", type=int, default=0,
+                        help="judge by the first N tiers of each file's tests only "
+                             "(mutation/config.py; default: all)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) /
                                                  "celery-conformance-mutation"),
                         help="where the package copies and sessions go (default: %(default)s)")
     parser.add_argument("--out", default=str(REPO / "reports"))
+    parser.add_argument("--run-equivalents", action="store_true",
+                        help="also run the mutants mutation/equivalent.toml lists (a killed "
+                             "one is reported as a stale entry)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if a non-equivalent mutant survived")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.files, args.sample, args.seed = (config.SMOKE["file"], config.SMOKE["count"],
-                                              config.SMOKE["seed"])
+        args.files, args.sample, args.seed = (
+            config.SMOKE["file"], config.SMOKE["count"], config.SMOKE["seed"])
         args.strict = True
     files = [f.strip() for f in args.files.split(",") if f.strip()]
     unknown = [f for f in files if f not in config.FILES]
@@ -284,12 +376,18 @@ def main(argv=None) -> int:
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    sessions = {}
-    for path in files:
-        sessions[path] = mutate_file(config.FILES[path], args, root)
+    sessions, judges = {}, {}
+    broker = start_stores([b for path in files
+                           for b in judging_backends(config.FILES[path], args)], root)
+    try:
+        for path in files:
+            sessions[path], judges[path] = mutate_file(config.FILES[path], args, root)
+    finally:
+        broker.stop_all()
     summary = write_reports(sessions, Path(args.out), REPO,
                             {"files": files, "since": args.since, "sample": args.sample,
-                             "seed": args.seed, "seconds": round(time.monotonic() - started)})
+                             "seed": args.seed, "judges": judges,
+                             "seconds": round(time.monotonic() - started)})
     say(summary["headline"])
     if args.strict and summary["survived"]:
         say("survivors that are not listed as equivalent: see the report")

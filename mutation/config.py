@@ -6,21 +6,50 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Tier:
+    """One set of judges: the contract tests of these targets (the fault
+    tests, or all the others). A mutant is judged by the tests of the first
+    tier that execute its lines on the unmutated code; if it survives them,
+    by the quickest of each later tier's (ESCALATION_BUDGET_S): a branch
+    only PostgreSQL takes still runs on SQLite, which cannot tell it apart."""
+
+    backends: tuple           # --backend values
+    faults: bool = False      # test_faults.py alone, instead of every other module
+
+    @property
+    def label(self) -> str:
+        return ",".join(self.backends) + (" (fault tests)" if self.faults else "")
+
+
+@dataclass(frozen=True)
 class MutatedFile:
-    """A reference backend module and the contract targets that judge it."""
+    """A reference backend module and the tiers of contract tests that judge it."""
 
     path: str                 # relative to the repository root
-    backends: tuple           # --backend values the contract runs against
-    stores: tuple             # stores those targets need (started once per run)
+    tiers: tuple              # of Tier, cheapest first
 
+    @property
+    def backends(self) -> tuple:
+        seen: list = []
+        for tier in self.tiers:
+            seen.extend(b for b in tier.backends if b not in seen)
+        return tuple(seen)
+
+
+_SQL = (Tier(("sqlite",)), Tier(("postgresql", "mysql")),
+        Tier(("sqlite", "postgresql", "mysql"), faults=True))
+_KV = (Tier(("arangodb", "cosmosdb")), Tier(("arangodb", "cosmosdb"), faults=True))
 
 FILES = {
     f.path: f for f in (
-        MutatedFile("backends/database.py", ("sqlite",), ("sqlite",)),
-        MutatedFile("backends/_common.py", ("sqlite",), ("sqlite",)),
-        MutatedFile("backends/_kv.py", ("arangodb", "cosmosdb"), ("arangodb", "cosmosdb")),
-        MutatedFile("backends/arangodb.py", ("arangodb",), ("arangodb",)),
-        MutatedFile("backends/cosmosdbsql.py", ("cosmosdb",), ("cosmosdb",)),
+        # SQLite judges what it runs; the lines only a server dialect runs
+        # (PostgreSQL's statement deadlines, MariaDB's packet limits) are
+        # judged on those servers, and the fault handling by the fault tests
+        MutatedFile("backends/database.py", _SQL),
+        MutatedFile("backends/_common.py", _SQL[:1] + _KV),
+        MutatedFile("backends/_kv.py", _KV),
+        MutatedFile("backends/arangodb.py", (Tier(("arangodb",)), Tier(("arangodb",), faults=True))),
+        MutatedFile("backends/cosmosdbsql.py", (Tier(("cosmosdb",)), Tier(("cosmosdb",), faults=True))),
     )
 }
 
@@ -43,17 +72,21 @@ EXCLUDED_OPERATORS = (
     r"core/VariableReplacer",
 )
 
-#: the contract tests a mutant of any file may be judged by (paths inside
-#: the package copy); the fault module is left out: its retries and server
-#: restarts take seconds per test and are judged on real faults in CI
-TEST_PATHS = ("celery_conformance/suite",)
-IGNORED_TEST_MODULES = ("test_faults.py",)
+#: the contract modules (a folder inside the package copy), and the one that
+#: injects real faults (seconds per test: a tier of its own, see Tier)
+TEST_DIR = "celery_conformance/suite"
+FAULT_MODULE = "test_faults.py"
 
 #: a mutant's time box: this many times the unmutated run of its tests, plus
 #: a fixed start-up allowance (seconds)
 TIMEOUT_FACTOR = 3.0
 TIMEOUT_EXTRA_S = 30.0
 
+#: the unmutated run time (seconds) of the quickest tests of a later tier
+#: that a survivor of the first tier's tests runs
+ESCALATION_BUDGET_S = 60.0
+
 #: the smoke sample (python -m mutation --smoke): this many mutants of this
-#: file, drawn with this seed from the mutants the contract reaches
+#: file, drawn with this seed from the mutants SQLite's tests reach, judged
+#: like any mutant (the later tiers only for survivors)
 SMOKE = {"file": "backends/database.py", "count": 20, "seed": 7}

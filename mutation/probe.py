@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import TIMEOUT_EXTRA_S, TIMEOUT_FACTOR
+from .config import ESCALATION_BUDGET_S, TIMEOUT_EXTRA_S, TIMEOUT_FACTOR
 
 #: printed when a mutant outlives its time box (the report counts it apart)
 TIMED_OUT = "mutation-probe: timed out"
@@ -44,16 +44,111 @@ def changed_lines(original: list, mutated: list) -> set:
     return lines
 
 
-def selected_tests(coverage_map: dict, lines: set) -> list:
-    """The tests that execute any of ``lines`` (all tests for a line run at
-    import time only, which every test depends on)."""
+def tiers_of(coverage_map: dict) -> list:
+    """Each tier's {line: [tests]} (a map of one tier: ``lines``)."""
+    return coverage_map.get("tier_lines") or [coverage_map["lines"]]
+
+
+def tier_tests(coverage_map: dict, judged: dict, lines: set, first: bool) -> set:
+    """The tests of one tier that execute any of ``lines``.
+
+    A line that runs only at import (a constant, a decorator, a ``def``) is
+    judged by the tests that execute the lines using what it defines
+    (``uses``, followed through uses that are themselves import-time), not by
+    whichever test happened to import the module first; one whose uses are
+    unknown (an import), by every test of the first tier (``import_tests``)."""
+    uses = coverage_map.get("uses", {})
     tests: set = set()
-    for line in lines:
-        key = str(line)
-        tests.update(coverage_map["lines"].get(key, ()))
-        if key in coverage_map.get("import_lines", ()):
-            tests.update(coverage_map["durations"])
-    return sorted(tests)
+    todo, seen = [str(line) for line in lines], set()
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        if key not in uses:
+            tests.update(judged.get(key, ()))
+        elif uses[key] is None:
+            if first:
+                tests.update(coverage_map.get("import_tests", coverage_map["durations"]))
+        else:
+            todo.extend(str(use) for use in uses[key])     # transitively: A = B * 2
+    return tests
+
+
+def judges(coverage_map: dict, lines: set) -> list:
+    """[tests of each tier that executes ``lines``], cheapest tier first, each
+    quickest first: the run stops at the first failure, so a killed mutant
+    costs its cheapest killer."""
+    durations = coverage_map["durations"]
+    found = []
+    for n, judged in enumerate(tiers_of(coverage_map)):
+        tests = tier_tests(coverage_map, judged, lines, first=not found)
+        if tests:
+            found.append(sorted(tests, key=lambda t: (durations.get(t, 1.0), t)))
+    return found
+
+
+def selected_tests(coverage_map: dict, lines: set) -> list:
+    """The tests of the first tier that executes ``lines``: a mutant's judges
+    (later tiers are asked only when it survives them, see escalation)."""
+    found = judges(coverage_map, lines)
+    return found[0] if found else []
+
+
+def escalation(coverage_map: dict, tests: list, budget: float = ESCALATION_BUDGET_S) -> list:
+    """The quickest of one later tier's ``tests`` that fit in ``budget``
+    seconds of their unmutated run (at least one): a mutant that survives the
+    first tier's tests (a PostgreSQL-only branch runs on SQLite too) is tried
+    on each later tier that executes its lines."""
+    durations = coverage_map["durations"]
+    chosen, spent = [], 0.0
+    for test in tests:
+        cost = durations.get(test, 1.0)
+        if chosen and spent + cost > budget:
+            break
+        chosen.append(test)
+        spent += cost
+    return chosen
+
+
+def import_time_uses(source: str) -> dict:
+    """{line: [lines] or None}: for each line of a module- or class-level
+    statement (run at import), the lines that use what it defines. A
+    function's (or class's) header and decorators are used by its body; an
+    assignment's names by every other line naming them (as a name or an
+    attribute). Other statements (imports, bare expressions): None, unknown."""
+    import ast
+
+    tree = ast.parse(source)
+    named: dict = {}
+    for node in ast.walk(tree):
+        name = node.id if isinstance(node, ast.Name) else \
+            node.attr if isinstance(node, ast.Attribute) else None
+        if name is not None:
+            named.setdefault(name, set()).add(node.lineno)
+    uses: dict = {}
+
+    def visit(body) -> None:
+        for stmt in body:
+            first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                start = stmt.body[0].lineno
+                used = set(range(start, stmt.end_lineno + 1))
+                header = range(first, start)
+                if isinstance(stmt, ast.ClassDef):
+                    visit(stmt.body)
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+                header = range(first, stmt.end_lineno + 1)
+                used = set().union(*(named.get(n, set()) for n in names)) - set(header)
+            else:
+                header, used = range(first, stmt.end_lineno + 1), None
+            for line in header:
+                uses[str(line)] = None if used is None else sorted(used)
+
+    visit(tree.body)
+    return uses
 
 
 def time_box(coverage_map: dict, tests: list) -> float:
@@ -68,10 +163,24 @@ def main(shard_dir: str) -> int:
     mutated = Path(config["mutated"]).read_text().splitlines()
     lines = changed_lines(original, mutated)
     coverage_map = json.loads(Path(config["map"]).read_text())
-    tests = selected_tests(coverage_map, lines)
-    if not tests:
+    tiers = judges(coverage_map, lines)
+    if not tiers:
         print(f"{UNREACHED}: {sorted(lines)}")
         return 0
+    rc = run_tests(config, coverage_map, tiers[0], lines)
+    for later in tiers[1:]:
+        if rc != 0:
+            break
+        again = escalation(coverage_map, later)
+        print(f"mutation-probe: survived; escalated to a later tier: {len(again)} of its "
+              f"{len(later)} tests that execute the lines")
+        rc = run_tests(config, coverage_map, again, lines)
+    return rc
+
+
+def run_tests(config: dict, coverage_map: dict, tests: list, lines: set) -> int:
+    """Run ``tests`` on the mutant within their time box; pytest's exit code
+    (non-zero: killed), or 3 when the box ran out."""
     box = time_box(coverage_map, tests)
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                *config["pytest_args"], *tests]

@@ -16,6 +16,9 @@ from pathlib import Path
 
 from .probe import HARNESS_ERROR, TIMED_OUT, UNREACHED
 
+#: a listed equivalent mutant not run (python -m mutation without --run-equivalents)
+LISTED_EQUIVALENT = "mutation: listed as equivalent (mutation/equivalent.toml); not run"
+
 EQUIVALENT_FILE = Path(__file__).with_name("equivalent.toml")
 
 
@@ -71,23 +74,31 @@ def collect(sessions: dict, repo: Path, equivalents: list) -> dict:
     found: dict = {}
     for path, shard_files in sessions.items():
         mutants = found.setdefault(path, [])
+        seen = set()      # a listed equivalent is in every shard's copy of the session
         for db_path in shard_files:
             with use_db(str(db_path), WorkDB.Mode.open) as db:
                 for item, result in db.completed_work_items:
-                    if result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
+                    listed = result.output == LISTED_EQUIVALENT
+                    if item.job_id in seen:
+                        continue
+                    if result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST) \
+                            and not listed:
                         continue
                     spec = item.mutations[0]
                     original, mutated = diff_lines(result.diff or "")
                     mutant = {"file": path, "line": spec.start_pos[0],
                               "operator": spec.operator_name, "occurrence": spec.occurrence,
                               "original": original, "mutated": mutated,
-                              "outcome": outcome_of(result)}
-                    if mutant["outcome"] in ("survived", "unreached"):
-                        entry = is_equivalent(mutant, equivalents)
-                        if entry is not None:
-                            mutant["outcome"], mutant["reason"] = "equivalent", entry["reason"]
+                              "outcome": "equivalent" if listed else outcome_of(result)}
+                    entry = is_equivalent(mutant, equivalents)
+                    if entry is not None and mutant["outcome"] in ("survived", "unreached",
+                                                                   "equivalent"):
+                        mutant["outcome"], mutant["reason"] = "equivalent", entry["reason"]
+                    elif entry is not None and mutant["outcome"] in ("killed", "timed_out"):
+                        mutant["stale_equivalent"] = entry["reason"]
                     if mutant["outcome"] == "error":
                         mutant["detail"] = (result.output or "")[-600:]
+                    seen.add(item.job_id)
                     mutants.append(mutant)
         mutants.sort(key=lambda m: (m["line"], m["operator"], m["occurrence"]))
     return found
@@ -113,6 +124,8 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
     errors = [m for ms in found.values() for m in ms if m["outcome"] == "error"]
     doc = {"run": run, "files": files,
            "survivors": survivors, "errors": errors,
+           "stale_equivalents": [m for ms in found.values() for m in ms
+                                 if "stale_equivalent" in m],
            "equivalent": [m for ms in found.values() for m in ms
                           if m["outcome"] == "equivalent"]}
     name = "mutation-sample" if run.get("sample") or run.get("since") else "mutation"
@@ -125,7 +138,8 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
                 f"({total['unreached']} unreached), {total['equivalent']} equivalent, "
                 f"{total['error']} errors; score {total['score']}; "
                 f"report in {out / name}.md")
-    return {"headline": headline, "survived": len(survivors) + len(errors)}
+    return {"headline": headline,
+            "survived": len(survivors) + len(errors) + len(doc["stale_equivalents"])}
 
 
 def markdown(doc: dict) -> str:
@@ -141,6 +155,12 @@ def markdown(doc: dict) -> str:
         lines.append(f"| {path} | {c['run']} | {c['killed']} | {c['timed_out']} | "
                      f"{c['survived']} | {c['unreached']} | {c['equivalent']} | "
                      f"{c['error']} | {score} |")
+    judges = run.get("judges") or {}
+    if judges:
+        lines += ["", "Judges (a line is judged by the first tier whose tests execute it):", ""]
+        for path, tiers in judges.items():
+            lines.append(f"- {path}: " + "; ".join(
+                f"{t['label']}: {t['tests']} tests, {t['lines_judged']} lines" for t in tiers))
     lines += ["", "## Survivors", ""]
     if not doc["survivors"]:
         lines.append("None.")
@@ -152,6 +172,10 @@ def markdown(doc: dict) -> str:
         lines += ["", "## Not judged (harness errors)", ""]
         lines += [f"- `{m['file']}:{m['line']}` {m['operator']}: {m['detail'][-200:]!r}"
                   for m in doc["errors"]]
+    if doc.get("stale_equivalents"):
+        lines += ["", "## Listed as equivalent, yet killed (remove from mutation/equivalent.toml)", ""]
+        lines += [f"- `{m['file']}:{m['line']}` {m['operator']}: `{m['original']}` → "
+                  f"`{m['mutated']}`" for m in doc["stale_equivalents"]]
     lines += ["", "## Equivalent (mutation/equivalent.toml)", ""]
     lines += [f"- `{m['file']}:{m['line']}` {m['operator']}: {m['reason']}"
               for m in doc["equivalent"]] or ["None."]

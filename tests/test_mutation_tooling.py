@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mutation.probe import changed_lines, selected_tests, time_box  # noqa: E402
+from mutation.probe import (changed_lines, escalation, import_time_uses, judges,  # noqa: E402
+                            selected_tests, time_box)
 from mutation.report import diff_lines, is_equivalent, load_equivalents, markdown, summarize  # noqa: E402
 
 
@@ -21,14 +22,58 @@ def test_changed_lines_are_the_original_lines_a_mutant_replaced():
     assert changed_lines(original, original) == set()
 
 
-def test_selected_tests_are_those_executing_the_lines_and_all_for_import_time_lines():
-    cmap = {"lines": {"2": ["t::a", "t::b"], "3": ["t::b"]}, "import_lines": ["1"],
+def test_selected_tests_are_those_executing_the_lines_and_all_for_an_import():
+    cmap = {"lines": {"2": ["t::a", "t::b"], "3": ["t::b"]}, "uses": {"1": None},
             "durations": {"t::a": 1.0, "t::b": 2.0, "t::c": 4.0}}
     assert selected_tests(cmap, {3}) == ["t::b"]
     assert selected_tests(cmap, {2, 3}) == ["t::a", "t::b"]
     assert selected_tests(cmap, {9}) == []
     assert selected_tests(cmap, {1}) == ["t::a", "t::b", "t::c"]
+    # quickest first: the run stops at the first failure
+    cmap["durations"] = {"t::a": 3.0, "t::b": 0.5, "t::c": 4.0}
+    assert selected_tests(cmap, {2}) == ["t::b", "t::a"]
     assert time_box(cmap, ["t::a", "t::b"]) > 3.0
+
+
+def test_an_import_time_line_is_judged_by_the_tests_of_the_lines_using_it():
+    source = ("LIMIT = 64 * 1024\n"          # 1
+              "\n"
+              "class Box:\n"                 # 3
+              "    size = LIMIT\n"           # 4
+              "\n"
+              "    @staticmethod\n"          # 6
+              "    def fits(n):\n"           # 7
+              "        return n < Box.size\n"  # 8
+              "\n"
+              "import os\n")                 # 10
+    uses = import_time_uses(source)
+    assert uses["1"] == [4]
+    assert uses["4"] == [8]                   # Box.size: an attribute naming it
+    assert uses["6"] == uses["7"] == [8]      # decorator and header: the body
+    assert uses["10"] is None                 # an import: every test judges it
+    assert "8" not in uses                    # runs when called, not at import
+    # coverage credits import-time lines to whichever test imported the module first
+    cmap = {"lines": {"8": ["t::fits"], "2": ["t::other"], "1": ["t::x"], "6": ["t::x"]},
+            "uses": uses, "durations": {"t::fits": 1.0, "t::other": 1.0, "t::x": 1.0},
+            "import_tests": ["t::fits", "t::other"]}
+    assert selected_tests(cmap, {6}) == ["t::fits"]
+    assert selected_tests(cmap, {1}) == ["t::fits"]   # through Box.size
+    cmap["lines"] = {"2": ["t::other"], "1": ["t::x"]}
+    assert selected_tests(cmap, {1}) == []    # used only where no test runs: unreached
+    cmap["lines"]["8"] = ["t::fits"]
+    assert selected_tests(cmap, {10}) == ["t::fits", "t::other"]
+
+
+def test_a_survivor_of_the_first_tier_is_tried_on_the_quickest_tests_of_later_tiers():
+    cmap = {"tier_lines": [{"5": ["s::a", "s::b"]}, {"5": ["p::a", "p::c"], "9": ["p::d"]},
+                           {"5": ["f::x"]}],
+            "durations": {"s::a": 1.0, "s::b": 0.5, "p::a": 2.0, "p::c": 50.0, "p::d": 1.0,
+                          "f::x": 9.0}}
+    assert judges(cmap, {5}) == [["s::b", "s::a"], ["p::a", "p::c"], ["f::x"]]
+    assert judges(cmap, {9}) == [["p::d"]]          # judged where first executed
+    assert selected_tests(cmap, {9}) == ["p::d"]
+    assert escalation(cmap, ["p::a", "p::c"], budget=10.0) == ["p::a"]
+    assert escalation(cmap, ["p::c", "p::a"], budget=10.0) == ["p::c"]   # at least one
 
 
 def test_a_diff_reads_as_its_original_and_mutated_line():
