@@ -277,18 +277,22 @@ def _bound_postgres_waits(engine, options: dict) -> None:
 
 
 class _EngineRegistry:
-    """One engine per (URL, options, callback) per process; fork-safe: a
-    forked child starts from fresh pools (os.register_at_fork, below)."""
+    """One engine per (URL, options, callback) per process; fork-safe: in a
+    forked child every engine made here, still registered or not (a closed
+    backend's), starts from fresh pools (os.register_at_fork, below)."""
 
     def __init__(self) -> None:
+        import weakref
+
         self._lock = threading.RLock()
         self._engines: dict = {}
+        self._made = weakref.WeakSet()   # every engine still in use
         self.prepared: dict = {}  # engine -> set of prepared table keys
         self.limits: dict = {}    # engine -> payload limit found on the server
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.RLock()
-        for engine in list(self._engines.values()):
+        for engine in list(self._made):
             try:
                 # Forget the parent's connections without closing them: they
                 # belong to the parent, which keeps using them.
@@ -302,6 +306,7 @@ class _EngineRegistry:
             engine = self._engines.get(key)
             if engine is None:
                 engine = sa.create_engine(url, **options)
+                self._made.add(engine)
                 _make_commits_durable(engine, options)
                 _bound_postgres_waits(engine, options)
                 if callback is not None:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from . import config
 from .probe import tier_tests
-from .report import LISTED_EQUIVALENT, diff_lines, is_equivalent, load_equivalents, write_reports
+from .report import (LISTED_EQUIVALENT, diff_lines, enclosing, is_equivalent, load_equivalents,
+                     write_reports)
 
 REPO = Path(__file__).resolve().parents[1]
 #: what a package copy holds: the package as a wheel lays it out
@@ -245,7 +246,8 @@ def listed_equivalents(mutated: config.MutatedFile, items: list, source: str) ->
         diff = "\n".join(_make_diff(source, code, mutated.path))
         original, changed = diff_lines(diff)
         if is_equivalent({"file": mutated.path, "operator": spec.operator_name,
-                          "original": original, "mutated": changed}, equivalents):
+                          "original": original, "mutated": changed,
+                          "within": enclosing(source, spec.start_pos[0])}, equivalents):
             found[item.job_id] = diff
     return found
 

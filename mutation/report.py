@@ -4,8 +4,10 @@ A mutant is *killed* when a contract test failed on it, *timed out* when it
 outlived its time box (counted as killed: a hang is caught), *survived* when
 every selected test passed (or none reaches it: *unreached*), *equivalent*
 when ``mutation/equivalent.toml`` lists it (it behaves like the original:
-no test can tell them apart), and an *error* when the harness could not run
-it. The score is killed / (run - equivalent), per file.
+no test can tell them apart), *beyond the contract* when that file lists it
+as breaking a behaviour of the reference backend that no clause asks for (it
+counts against the score, but fails no run), and an *error* when the harness
+could not run it. The score is killed / (run - equivalent - errors), per file.
 """
 
 from __future__ import annotations
@@ -22,12 +24,20 @@ LISTED_EQUIVALENT = "mutation: listed as equivalent (mutation/equivalent.toml); 
 EQUIVALENT_FILE = Path(__file__).with_name("equivalent.toml")
 
 
+#: the outcome of a listed mutant, by the table that lists it
+LISTED_KINDS = {"equivalent": "equivalent", "beyond_contract": "beyond_contract"}
+
+
 def load_equivalents(path: Path = EQUIVALENT_FILE) -> list:
-    """The listed equivalent mutants: file, operator, original and mutated
-    line (stripped), reason."""
+    """The listed mutants: file, operator, original and mutated line
+    (stripped), reason, and ``kind``: "equivalent" (the same program) or
+    "beyond_contract" (it breaks a behaviour of the reference backend that no
+    clause asks for: it survives honestly, and counts against the score)."""
     if not path.exists():
         return []
-    entries = tomllib.loads(path.read_text()).get("equivalent", [])
+    document = tomllib.loads(path.read_text())
+    entries = [dict(entry, kind=kind) for table, kind in LISTED_KINDS.items()
+               for entry in document.get(table, [])]
     for entry in entries:
         missing = {"file", "operator", "original", "mutated", "reason"} - set(entry)
         if missing or not entry["reason"].strip():
@@ -45,12 +55,35 @@ def diff_lines(diff: str) -> tuple:
 
 
 def is_equivalent(mutant: dict, equivalents: list):
+    """The entry listing ``mutant``: same file, operator and source lines, and,
+    where the entry names one (``within``), the same enclosing function."""
     for entry in equivalents:
         if (entry["file"], entry["operator"], entry["original"].strip(),
                 entry["mutated"].strip()) == (mutant["file"], mutant["operator"],
-                                              mutant["original"], mutant["mutated"]):
+                                              mutant["original"], mutant["mutated"]) \
+                and entry.get("within", mutant.get("within")) == mutant.get("within"):
             return entry
     return None
+
+
+def enclosing(source: str, line: int) -> str:
+    """The dotted name of the innermost class or function holding ``line``
+    ("" at module level): how an entry tells apart identical lines."""
+    import ast
+
+    names: list = []
+
+    def visit(node, prefix) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                    and child.lineno <= line <= child.end_lineno:
+                names.append(prefix + child.name)
+                visit(child, prefix + child.name + ".")
+            elif not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return names[-1] if names else ""
 
 
 def outcome_of(result) -> str:
@@ -74,6 +107,7 @@ def collect(sessions: dict, repo: Path, equivalents: list) -> dict:
     found: dict = {}
     for path, shard_files in sessions.items():
         mutants = found.setdefault(path, [])
+        source = (repo / path).read_text()
         seen = set()      # a listed equivalent is in every shard's copy of the session
         for db_path in shard_files:
             with use_db(str(db_path), WorkDB.Mode.open) as db:
@@ -89,11 +123,12 @@ def collect(sessions: dict, repo: Path, equivalents: list) -> dict:
                     mutant = {"file": path, "line": spec.start_pos[0],
                               "operator": spec.operator_name, "occurrence": spec.occurrence,
                               "original": original, "mutated": mutated,
+                              "within": enclosing(source, spec.start_pos[0]),
                               "outcome": "equivalent" if listed else outcome_of(result)}
                     entry = is_equivalent(mutant, equivalents)
                     if entry is not None and mutant["outcome"] in ("survived", "unreached",
                                                                    "equivalent"):
-                        mutant["outcome"], mutant["reason"] = "equivalent", entry["reason"]
+                        mutant["outcome"], mutant["reason"] = entry["kind"], entry["reason"]
                     elif entry is not None and mutant["outcome"] in ("killed", "timed_out"):
                         mutant["stale_equivalent"] = entry["reason"]
                     if mutant["outcome"] == "error":
@@ -106,7 +141,7 @@ def collect(sessions: dict, repo: Path, equivalents: list) -> dict:
 
 def summarize(mutants: list) -> dict:
     counts = {k: 0 for k in ("killed", "timed_out", "survived", "unreached", "equivalent",
-                             "error")}
+                             "beyond_contract", "error")}
     for m in mutants:
         counts[m["outcome"]] += 1
     judged = len(mutants) - counts["equivalent"] - counts["error"]
@@ -127,7 +162,9 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
            "stale_equivalents": [m for ms in found.values() for m in ms
                                  if "stale_equivalent" in m],
            "equivalent": [m for ms in found.values() for m in ms
-                          if m["outcome"] == "equivalent"]}
+                          if m["outcome"] == "equivalent"],
+           "beyond_contract": [m for ms in found.values() for m in ms
+                               if m["outcome"] == "beyond_contract"]}
     name = "mutation-sample" if run.get("sample") or run.get("since") else "mutation"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(doc, indent=1))
@@ -136,6 +173,7 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
     headline = (f"{total['run']} mutants: {total['killed']} killed, {total['timed_out']} timed "
                 f"out, {total['survived'] + total['unreached']} survived "
                 f"({total['unreached']} unreached), {total['equivalent']} equivalent, "
+                f"{total['beyond_contract']} beyond the contract, "
                 f"{total['error']} errors; score {total['score']}; "
                 f"report in {out / name}.md")
     return {"headline": headline,
@@ -148,13 +186,14 @@ def markdown(doc: dict) -> str:
              f"Files: {', '.join(run['files'])}; since: {run.get('since') or '-'}; "
              f"sample: {run.get('sample') or 'all'} (seed {run.get('seed')}); "
              f"{run.get('seconds', 0)} s.", "",
-             "| file | run | killed | timed out | survived | unreached | equivalent | errors "
-             "| score |", "|---|---|---|---|---|---|---|---|---|"]
+             "| file | run | killed | timed out | survived | unreached | equivalent "
+             "| beyond the contract | errors | score |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for path, c in doc["files"].items():
         score = f"{c['score']:.1%}" if c["score"] is not None else "-"
         lines.append(f"| {path} | {c['run']} | {c['killed']} | {c['timed_out']} | "
                      f"{c['survived']} | {c['unreached']} | {c['equivalent']} | "
-                     f"{c['error']} | {score} |")
+                     f"{c.get('beyond_contract', 0)} | {c['error']} | {score} |")
     judges = run.get("judges") or {}
     if judges:
         lines += ["", "Judges (a line is judged by the first tier whose tests execute it):", ""]
@@ -179,4 +218,9 @@ def markdown(doc: dict) -> str:
     lines += ["", "## Equivalent (mutation/equivalent.toml)", ""]
     lines += [f"- `{m['file']}:{m['line']}` {m['operator']}: {m['reason']}"
               for m in doc["equivalent"]] or ["None."]
+    lines += ["", "## Beyond the contract (mutation/equivalent.toml; counted as survivors in "
+              "the score)", ""]
+    lines += [f"- `{m['file']}:{m['line']}` {m['operator']}: `{m['original']}` → "
+              f"`{m['mutated']}`: {m['reason']}"
+              for m in doc.get("beyond_contract", ())] or ["None."]
     return "\n".join(lines) + "\n"

@@ -26,6 +26,30 @@ def _sqlalchemy_operational_error() -> BaseException:
     return OperationalError("SELECT 1", {}, ConnectionResetError("connection reset by peer"))
 
 
+class _Cycle:
+    """An example-error factory that gives each of ``factories``' errors in
+    turn: a retry test drawing several failures meets every form."""
+
+    def __init__(self, *factories) -> None:
+        self.factories, self.calls = factories, 0
+
+    def __call__(self) -> BaseException:
+        factory = self.factories[self.calls % len(self.factories)]
+        self.calls += 1
+        return factory()
+
+    def __repr__(self) -> str:
+        return " or ".join(f.__name__ for f in self.factories)
+
+
+def _raw_dbapi_busy_error() -> BaseException:
+    """A transient DBAPI error as the driver raised it, not wrapped by
+    SQLAlchemy (which lets one through while it resets a pooled connection)."""
+    import sqlite3
+
+    return sqlite3.OperationalError("database is locked")
+
+
 def _sqlalchemy_integrity_error() -> BaseException:
     from sqlalchemy.exc import IntegrityError
 
@@ -199,7 +223,9 @@ REFERENCE_DATABASE = BackendSpec(
     stores=SQL_STORES,
     capabilities=SQL_TABLE_CAPABILITIES.replace(quick_timeouts={
         "database_connect_timeout": 1, "database_operation_timeout": 2},
-        cleanup_batch=boundaries.named("sql-cleanup-batch").value),
+        cleanup_batch=boundaries.named("sql-cleanup-batch").value,
+        # the reference also classifies the driver's own errors (documented)
+        transient_error=_Cycle(_sqlalchemy_operational_error, _raw_dbapi_busy_error)),
     backdoor="celery_conformance.suite.backdoors:SqlTableBackdoor",
     description="the reference SQLAlchemy backend (backends/database.py)",
 )

@@ -12,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mutation.probe import (changed_lines, escalation, import_time_uses, judges,  # noqa: E402
                             selected_tests, time_box)
-from mutation.report import diff_lines, is_equivalent, load_equivalents, markdown, summarize  # noqa: E402
+from mutation.report import (diff_lines, enclosing, is_equivalent, load_equivalents,  # noqa: E402
+                             markdown, summarize)
 
 
 def test_changed_lines_are_the_original_lines_a_mutant_replaced():
@@ -124,3 +125,25 @@ def test_the_markdown_lists_every_survivor_by_file_line_and_operator():
            "errors": [], "equivalent": []}
     text = markdown(doc)
     assert "`backends/x.py:12` core/AddNot: `if a:` → `if not a:`" in text
+
+
+def test_an_entry_naming_its_function_matches_only_the_line_there():
+    source = ("class B:\n"
+              "    def a(self):\n"
+              "        try:\n"
+              "            pass\n"
+              "        except Exception:\n"
+              "            pass\n"
+              "\n"
+              "    def b(self):\n"
+              "        pass\n")
+    assert enclosing(source, 5) == "B.a" and enclosing(source, 9) == "B.b"
+    assert enclosing(source, 1) == "B"
+    entry = {"file": "f.py", "operator": "core/ExceptionReplacer", "original": "except Exception:",
+             "mutated": "except X:", "reason": "r", "kind": "beyond_contract", "within": "B.a"}
+    mutant = {"file": "f.py", "operator": "core/ExceptionReplacer",
+              "original": "except Exception:", "mutated": "except X:", "within": "B.a"}
+    assert is_equivalent(mutant, [entry]) is entry
+    assert is_equivalent(dict(mutant, within="B.b"), [entry]) is None
+    unnamed = {k: v for k, v in entry.items() if k != "within"}
+    assert is_equivalent(dict(mutant, within="B.b"), [unnamed]) is unnamed
