@@ -423,6 +423,19 @@ def test_wait_for_returns_the_meta_once_it_becomes_ready(backend, task_id, state
 
 
 # ------------------------------------------------------------------- PL2
+def mget_entries(backend, ids: list) -> list:
+    """mget of the ids' keys as one entry per key, in key order: a list as
+    returned, or a mapping's values looked up by key."""
+    keys = [backend.get_key_for_task(i) for i in ids]
+    values = backend.mget(keys)
+    if hasattr(values, "items"):
+        by_key = {backend.key_t(k): v for k, v in values.items()}
+        return [by_key.get(backend.key_t(k)) for k in keys]
+    entries = list(values)
+    assert len(entries) == len(keys), f"mget of {len(keys)} keys gave {len(entries)} entries"
+    return entries
+
+
 @pytest.mark.clause("PL2")
 @pytest.mark.requires("key_value")
 @given(stored=st.lists(plain_task_ids(), max_size=4), missing=st.lists(plain_task_ids(),
@@ -434,14 +447,7 @@ def test_mget_returns_one_entry_per_key(backend, stored, missing, data):
     for task_id in stored:
         backend.store_result(task_id, {"id": task_id}, states.SUCCESS)
     ids = data.draw(st.permutations(stored + missing), label="key order")
-    keys = [backend.get_key_for_task(i) for i in ids]
-    values = backend.mget(keys)
-    if hasattr(values, "items"):
-        by_key = {backend.key_t(k): v for k, v in values.items()}
-        entries = [by_key.get(backend.key_t(k)) for k in keys]
-    else:
-        entries = list(values)
-        assert len(entries) == len(keys), f"mget of {len(keys)} keys gave {len(entries)} entries"
+    entries = mget_entries(backend, ids)
     for task_id, entry in zip(ids, entries):
         if task_id in missing:
             assert entry is None, f"mget gave a value for the missing key of {task_id!r}"
@@ -508,14 +514,7 @@ def test_mget_and_get_many_across_batch_boundaries(backend, count, data):
     stored = {ids[p] for p in stored_at}
     for task_id in stored:
         backend.store_result(task_id, {"id": task_id}, states.SUCCESS)
-    keys = [backend.get_key_for_task(i) for i in ids]
-    values = backend.mget(keys)
-    if hasattr(values, "items"):
-        by_key = {backend.key_t(k): v for k, v in values.items()}
-        entries = [by_key.get(backend.key_t(k)) for k in keys]
-    else:
-        entries = list(values)
-        assert len(entries) == count, f"mget of {count} keys gave {len(entries)} entries"
+    entries = mget_entries(backend, ids)
     for position, (task_id, entry) in enumerate(zip(ids, entries)):
         if task_id not in stored:
             assert entry is None, f"mget of {count} keys gave a value for missing key #{position}"

@@ -192,6 +192,14 @@ def first_error(build):
     return None
 
 
+def refused_write(what: str, exc: BaseException) -> str:
+    """A sentence for a write the store refused: what raised, and the store's
+    own error (the exception's cause)."""
+    cause = exc.__cause__ or exc.__context__ or exc
+    return (f"{what} raised {type(exc).__name__}; the store refused it: "
+            f"{type(cause).__name__}: {str(cause).splitlines()[0][:160]}")
+
+
 def not_improperly_configured(exc, what: str, part: str):
     """None when ``exc`` is an ImproperlyConfigured whose message matches the
     regex ``part`` (the bad part); else a sentence saying what happened."""

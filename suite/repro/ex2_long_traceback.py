@@ -9,6 +9,8 @@ TESTS = ("test_a_traceback_as_long_as_a_column_limit_is_returned_verbatim",)
 
 
 def reproduce(make_backend):
+    from _run import refused_write
+
     backend = make_backend()
     task_id = str(uuid.uuid4())
     frame = '  File "tasks.py", line 7, in recurse\n    return recurse(n - 1)\n'
@@ -16,10 +18,7 @@ def reproduce(make_backend):
     try:
         backend.mark_as_failure(task_id, RecursionError("deep"), traceback=tb)
     except Exception as exc:
-        cause = exc.__cause__ or exc.__context__ or exc
-        return (f"mark_as_failure with a {len(tb)}-byte traceback raised "
-                f"{type(exc).__name__}; the store refused it: {type(cause).__name__}: "
-                f"{str(cause).splitlines()[0][:160]}")
+        return refused_write(f"mark_as_failure with a {len(tb)}-byte traceback", exc)
     got = backend.get_task_meta(task_id).get("traceback")
     if got != tb:
         return f"a {len(tb)}-byte traceback read back as {len(got or '')} characters"

@@ -12,6 +12,8 @@ TESTS = ("test_arguments_as_large_as_a_column_limit_are_stored",)
 
 
 def reproduce(make_backend):
+    from _run import refused_write
+
     backend = make_backend(result_extended=True)
     task_id = str(uuid.uuid4())
     big = "a" * (64 * 1024 + 1)
@@ -20,10 +22,7 @@ def reproduce(make_backend):
     try:
         backend.store_result(task_id, "done", states.SUCCESS, request=request)
     except Exception as exc:
-        cause = exc.__cause__ or exc.__context__ or exc
-        return (f"store_result with a {len(big)}-byte argument raised {type(exc).__name__}; "
-                f"the store refused it: {type(cause).__name__}: "
-                f"{str(cause).splitlines()[0][:160]}")
+        return refused_write(f"store_result with a {len(big)}-byte argument", exc)
     args = backend.get_task_meta(task_id).get("args")
     if args != [big]:
         return f"a {len(big)}-byte argument read back as {str(args)[:80]!r}"
