@@ -531,7 +531,6 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
 
     @staticmethod
     def _parse_url(url: str):
-        scheme = url.split("://", 1)[0] if "://" in url else None
         try:
             parsed = make_url(url)
         except Exception:

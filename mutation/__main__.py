@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -229,6 +228,24 @@ def mutant_lines(item) -> set:
     return set(range(spec.start_pos[0], spec.end_pos[0] + 1))
 
 
+def stable_sample(items: list, count: int, seed: int, source: str) -> list:
+    """``count`` of ``items``, chosen by a hash of what each mutant is (its
+    operator, the source line it changes, its column, the seed), not where:
+    an edit elsewhere in the file leaves the sample as it was."""
+    import hashlib
+
+    lines = source.splitlines()
+
+    def rank(item) -> str:
+        spec = item.mutations[0]
+        row, column = spec.start_pos
+        text = lines[row - 1].strip() if 0 < row <= len(lines) else ""
+        key = f"{seed}|{spec.operator_name}|{text}|{column}|{spec.occurrence if not text else ''}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    return sorted(items, key=rank)[:count]
+
+
 def listed_equivalents(mutated: config.MutatedFile, items: list, source: str) -> dict:
     """{job id: diff} of the mutants mutation/equivalent.toml lists: not run."""
     import cosmic_ray.plugins
@@ -280,8 +297,8 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
             # reached: on lines the first tier's tests execute
             reached = [i for i in chosen
                        if tier_tests(cmap, cmap["tier_lines"][0], mutant_lines(i), first=True)]
-            chosen = sorted(random.Random(args.seed).sample(reached, min(args.sample, len(reached))),
-                            key=position)
+            chosen = sorted(stable_sample(reached, args.sample, args.seed,
+                                          (base / module).read_text()), key=position)
         keep = {i.job_id for i in chosen}
         dropped = [i.job_id for i in pending if i.job_id not in keep]
         if dropped:

@@ -84,7 +84,7 @@ TIMEOUT_EXTRA_S = 30.0
 
 #: the unmutated run time (seconds) of the quickest tests of a later tier
 #: that a survivor of the first tier's tests runs
-ESCALATION_BUDGET_S = 60.0
+ESCALATION_BUDGET_S = 90.0
 
 #: the smoke sample (python -m mutation --smoke): this many mutants of this
 #: file, drawn with this seed from the mutants SQLite's tests reach, judged

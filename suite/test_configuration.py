@@ -405,6 +405,37 @@ def test_configured_table_schemas_hold_every_record(make_backend, capabilities, 
         f"the tables in schema {extra_schema!r} should hold one task and one group row: {counts}")
 
 
+#: engines database_engine_callback was called with (see the test below)
+CALLED_WITH: list = []
+
+
+def record_engine(engine) -> None:
+    """A database_engine_callback, importable by name."""
+    CALLED_WITH.append(engine)
+
+
+@pytest.mark.clause("CF1")
+@pytest.mark.requires("table_names_configurable")
+@pytest.mark.parametrize("given_as", ["callable", "dotted name"])
+def test_engine_callback_setting_is_called_with_the_engine(make_backend, capabilities,
+                                                           given_as):
+    """Celery's database_engine_callback setting, a callable or its dotted
+    name, builds a working backend and is called with the SQLAlchemy engine
+    before the backend's first query."""
+    import sqlalchemy as sa
+
+    _require_table_backend(capabilities)
+    callback = record_engine if given_as == "callable" else f"{__name__}.record_engine"
+    CALLED_WITH.clear()
+    backend = make_backend(database_engine_callback=callback)
+    task_id = str(uuid.uuid4())
+    backend.store_result(task_id, {"v": 1}, states.SUCCESS)
+    assert read(backend, task_id)["result"] == {"v": 1}
+    assert CALLED_WITH, f"database_engine_callback given as a {given_as} was never called"
+    assert all(isinstance(e, sa.engine.Engine) for e in CALLED_WITH), (
+        f"database_engine_callback was called with {CALLED_WITH!r}, not an engine")
+
+
 @pytest.mark.clause("CF2")
 @pytest.mark.requires("table_names_configurable")
 def test_engine_options_reach_every_query(make_backend, capabilities, caplog):

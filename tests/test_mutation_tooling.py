@@ -147,3 +147,26 @@ def test_an_entry_naming_its_function_matches_only_the_line_there():
     assert is_equivalent(dict(mutant, within="B.b"), [entry]) is None
     unnamed = {k: v for k, v in entry.items() if k != "within"}
     assert is_equivalent(dict(mutant, within="B.b"), [unnamed]) is unnamed
+
+
+def test_the_sample_survives_edits_elsewhere_in_the_file():
+    from types import SimpleNamespace
+
+    from mutation.__main__ import stable_sample
+
+    def mutants(source):
+        found = []
+        for row, text in enumerate(source.splitlines(), 1):
+            if "<" in text:
+                spec = SimpleNamespace(operator_name="core/ReplaceComparisonOperator_Lt_Gt",
+                                       start_pos=(row, text.index("<")), occurrence=len(found))
+                found.append(SimpleNamespace(mutations=[spec], job_id=f"{row}"))
+        return found
+
+    source = "\n".join(f"if a{n} < b{n}:" for n in range(40))
+    edited = "import os\n\n" + source        # two lines added above everything
+    before = stable_sample(mutants(source), 5, 7, source)
+    after = stable_sample(mutants(edited), 5, 7, edited)
+    assert [m.mutations[0].start_pos[0] + 2 for m in before] == \
+        [m.mutations[0].start_pos[0] for m in after]
+    assert stable_sample(mutants(source), 5, 8, source) != before     # the seed matters
