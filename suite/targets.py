@@ -239,6 +239,10 @@ _NETWORKED = frozenset({"postgresql", "mysql", "cosmosdb", "arangodb", "redis", 
 
 #: Known failures of Celery's Backend base class, shared by every built-in
 CELERY_BACKEND_BASE_KNOWN_FAILURES: tuple = (
+    KnownFailure(test="test_invalid_setting_raises_improperly_configured[[]*-result_serializer]",
+                 clause="CF1", repro="cf1_invalid_setting", reason=(
+        "Celery's code: an unknown result_serializer escapes from Backend.__init__ as a bare "
+        "KeyError of the serializer registry, naming neither the setting nor the choices")),
     KnownFailure(test="test_no_operation_blocks_past_its_bound_*", clause="RY6",
                  stores=_NETWORKED, reason=(
         "Celery's code: no bound is documented for one operation against a stalled server "

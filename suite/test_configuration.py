@@ -187,6 +187,7 @@ def require_url_configuration(capabilities) -> None:
 #: invalid settings: (setting, value, part the error must name, capability needed)
 BAD_SETTINGS = [
     ("result_expires", "soon", "result_expires", None),
+    ("result_serializer", "no-such-serializer", "result_serializer", None),
     ("database_engine_options", {"no_such_engine_option": 1}, "no_such_engine_option",
      "table_names_configurable"),
     ("database_table_names", "celery_tasks", "database_table_names",

@@ -1,6 +1,7 @@
 """CF1: an invalid setting raises ImproperlyConfigured naming it, at
 construction or first use (store, read, cleanup), never a bare ValueError,
-TypeError or AttributeError: result_expires='soon' for every backend, and for
+TypeError, KeyError or AttributeError: result_expires='soon' and
+result_serializer='no-such-serializer' for every backend, and for
 backends on SQLAlchemy tables an unknown database_engine_options entry and a
 database_table_names that is not a dict."""
 
@@ -14,7 +15,8 @@ def reproduce(make_backend):
     from _run import first_error, not_improperly_configured
 
     #: (setting, invalid value, the part the error must name)
-    bad = [("result_expires", "soon", "result_expires")]
+    bad = [("result_expires", "soon", "result_expires"),
+           ("result_serializer", "no-such-serializer", "result_serializer")]
     model = getattr(make_backend(), "task_cls", None)
     if getattr(model, "__table__", None) is not None:  # a SQLAlchemy table backend
         bad += [("database_engine_options", {"no_such_engine_option": 1},
