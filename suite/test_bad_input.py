@@ -359,6 +359,31 @@ def test_garbage_record_raises_naming_the_id(backend, backdoor, bystanders, stat
 
 
 @pytest.mark.clause("BI5")
+@pytest.mark.requires("stores_groups")
+@pytest.mark.parametrize("payload", GARBAGE, ids=[repr(p)[2:14] for p in GARBAGE])
+def test_garbage_group_record_raises_naming_the_id(backend, backdoor, payload):
+    """A group record whose payload is garbage (written straight into the
+    store) makes restore_group of that id raise an error naming the id; other
+    groups restore as before."""
+    from celery.result import AsyncResult, GroupResult
+
+    group_id, other = _new_id(), _new_id()
+    for gid in (group_id, other):
+        backend.save_group(gid, GroupResult(gid, [AsyncResult(_new_id(), app=backend.app)],
+                                            app=backend.app))
+    before = [r.id for r in backend.restore_group(other, cache=False).results]
+    backdoor.write_raw_group(group_id, payload)
+    try:
+        restored = backend.restore_group(group_id, cache=False)
+    except Exception as exc:
+        assert group_id in str(exc), f"the error does not name the group id {group_id!r}: {exc!r}"
+    else:
+        pytest.fail(f"restoring a malformed group record ({payload!r}) returned {restored!r}")
+    assert [r.id for r in backend.restore_group(other, cache=False).results] == before, (
+        "a malformed group record changed another group")
+
+
+@pytest.mark.clause("BI5")
 @given(data=st.data(), state=st.sampled_from(malformed_states))
 def test_truncated_record_raises_naming_the_id(backend, backdoor, bystanders, data, state):
     """A record whose payload is a valid encoding cut short makes reads of that
