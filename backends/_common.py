@@ -108,11 +108,23 @@ def validate_serialization(conf, kwargs) -> None:
             break
 
 
-def validate_expires(expires):
-    if expires is None or isinstance(expires, timedelta):
-        return expires
-    raise ImproperlyConfigured(
-        f"result_expires must be a number of seconds, a timedelta or None, got {expires!r}")
+def validate_expires(conf, kwargs) -> None:
+    """result_expires (the ``expires`` argument, else the setting) is None, a
+    timedelta of zero or more, or a finite number of seconds >= 0; checked
+    before Celery converts it (a NaN would escape as a bare ValueError)."""
+    value = kwargs["expires"] if kwargs.get("expires") is not None else conf.result_expires
+    if value is None:
+        return
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value
+    else:
+        seconds = None
+    if seconds is None or not seconds >= 0 or seconds == float("inf"):
+        raise ImproperlyConfigured(
+            f"result_expires must be a number of seconds >= 0, a timedelta or None, "
+            f"got {value!r}")
 
 
 def positive_int(value, name):

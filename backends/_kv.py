@@ -29,7 +29,7 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import BackendStoreError, ImproperlyConfigured
 
 from ._common import (ConformantBackendMixin, CorruptResultError, ResultTooLargeError,
-                      check_id, naming, validate_serialization)
+                      check_id, naming, validate_expires, validate_serialization)
 
 __all__ = ("ReferenceKeyValueBackend", "StoredValue")
 
@@ -73,20 +73,15 @@ class ReferenceKeyValueBackend(ConformantBackendMixin, KeyValueStoreBackend):
     #: keys are str (Celery's default is bytes)
     key_t = bytes_to_str
     #: largest encoded value stored, in bytes; larger raises ResultTooLargeError
-    max_payload_bytes = 1 << 20
+    #: (each store module sets its own, from its store's limit)
+    max_payload_bytes: int
 
     def __init__(self, *args, **kwargs):
         if "app" in kwargs:
             validate_serialization(kwargs["app"].conf, kwargs)
+            validate_expires(kwargs["app"].conf, kwargs)
         super().__init__(*args, **kwargs)
         self._setup_retries()
-        expires = self.expires
-        if expires is not None and (isinstance(expires, bool)
-                                    or not isinstance(expires, (int, float))
-                                    or expires < 0 or expires != expires):
-            raise ImproperlyConfigured(
-                f"result_expires must be a number of seconds >= 0, a timedelta or None, "
-                f"got {expires!r}")
 
     # ------------------------------------------------------------ primitives
     def _fetch(self, key: str):

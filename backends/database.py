@@ -449,6 +449,7 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
             "extended_result", "max_payload_bytes") if k in kwargs}
         if "app" in kwargs:
             validate_serialization(kwargs["app"].conf, kwargs)
+            validate_expires(kwargs["app"].conf, kwargs)
         super().__init__(expires_type=maybe_timedelta, url=url, **kwargs)
         conf = self.app.conf
 
@@ -459,7 +460,6 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
         self._extended_override = own.get("extended_result")
         if own.get("max_payload_bytes") is not None:
             self.max_payload_bytes = positive_int(own["max_payload_bytes"], "max_payload_bytes")
-        self.expires = validate_expires(self.expires)
 
         self.url = strip_backend_prefix(url or dburi or conf.database_url, BACKEND_URL_PREFIXES)
         if not self.url:

@@ -187,6 +187,8 @@ def require_url_configuration(capabilities) -> None:
 #: invalid settings: (setting, value, part the error must name, capability needed)
 BAD_SETTINGS = [
     ("result_expires", "soon", "result_expires", None),
+    ("result_expires", -60, "result_expires", None),
+    ("result_expires", float("nan"), "result_expires", None),
     ("result_serializer", "no-such-serializer", "result_serializer", None),
     ("database_engine_options", {"no_such_engine_option": 1}, "no_such_engine_option",
      "table_names_configurable"),
@@ -197,7 +199,8 @@ BAD_SETTINGS = [
 
 @pytest.mark.clause("CF1")
 @pytest.mark.parametrize("setting,value,bad_part,needs", BAD_SETTINGS,
-                         ids=[s[0] for s in BAD_SETTINGS])
+                         ids=[s[0] if n == 0 or s[0] != BAD_SETTINGS[n - 1][0]
+                              else f"{s[0]}={s[1]!r}" for n, s in enumerate(BAD_SETTINGS)])
 def test_invalid_setting_raises_improperly_configured(make_backend, capabilities,
                                                       conformance_target, setting, value,
                                                       bad_part, needs):

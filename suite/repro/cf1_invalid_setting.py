@@ -1,7 +1,7 @@
 """CF1: an invalid setting raises ImproperlyConfigured naming it, at
 construction or first use (store, read, cleanup), never a bare ValueError,
 TypeError, KeyError or AttributeError: result_expires='soon' and
-result_serializer='no-such-serializer' for every backend, and for
+result_serializer='no-such-serializer' for every backend (and result_expires -60 or NaN), and for
 backends on SQLAlchemy tables an unknown database_engine_options entry and a
 database_table_names that is not a dict."""
 
@@ -16,6 +16,8 @@ def reproduce(make_backend):
 
     #: (setting, invalid value, the part the error must name)
     bad = [("result_expires", "soon", "result_expires"),
+           ("result_expires", -60, "result_expires"),
+           ("result_expires", float("nan"), "result_expires"),
            ("result_serializer", "no-such-serializer", "result_serializer")]
     model = getattr(make_backend(), "task_cls", None)
     if getattr(model, "__table__", None) is not None:  # a SQLAlchemy table backend
