@@ -9,31 +9,14 @@ TESTS = ("test_garbage_group_record_raises_naming_the_id",)
 PAYLOAD = '{"a": 1} trailing'
 
 
-def plant(backend, group_id, payload):
-    """Write ``payload`` as the stored record of group_id, bypassing the backend."""
-    if hasattr(backend, "get_key_for_group"):        # key-value: the record is the payload
-        backend.set(backend.get_key_for_group(group_id), payload)
-        return
-    import sqlalchemy as sa                          # SQLAlchemy table backend
-    from sqlalchemy.pool import NullPool
-
-    table = backend.taskset_cls.__table__
-    engine = sa.create_engine(backend.url, poolclass=NullPool)
-    try:
-        with engine.begin() as conn:
-            conn.execute(table.update().where(table.c.taskset_id == group_id)
-                         .values(result=payload.encode()))
-    finally:
-        engine.dispose()
-
-
 def reproduce(make_backend):
     from celery.result import AsyncResult, GroupResult
+    from _run import plant
 
     backend = make_backend()
     group_id = str(uuid.uuid4())
     backend.save_group(group_id, GroupResult(group_id, [AsyncResult(str(uuid.uuid4()))]))
-    plant(backend, group_id, PAYLOAD)
+    plant(backend, group_id, PAYLOAD, group=True)
     try:
         restored = backend.restore_group(group_id, cache=False)
     except Exception as exc:

@@ -13,27 +13,9 @@ TESTS = ("test_garbage_record_raises_naming_the_id",
 PAYLOADS = ['{"a": 1} trailing', '{"status": "SUCCESS", "result": [1, 2']
 
 
-def plant(backend, task_id, payload):
-    """Write ``payload`` as the stored record of task_id, bypassing the backend."""
-    if hasattr(backend, "get_key_for_task"):         # key-value: the record is the payload
-        backend.set(backend.get_key_for_task(task_id), payload)
-        return
-    import sqlalchemy as sa                          # SQLAlchemy table backend
-    from sqlalchemy.pool import NullPool
-
-    table = backend.task_cls.__table__
-    engine = sa.create_engine(backend.url, poolclass=NullPool)
-    values = {"status": states.SUCCESS, "result": payload.encode()}
-    try:
-        with engine.begin() as conn:
-            if not conn.execute(table.update().where(table.c.task_id == task_id)
-                                .values(values)).rowcount:
-                conn.execute(table.insert().values(task_id=task_id, **values))
-    finally:
-        engine.dispose()
-
-
 def reproduce(make_backend):
+    from _run import plant
+
     backend = make_backend()
     for payload in PAYLOADS:
         task_id = str(uuid.uuid4())
