@@ -158,6 +158,11 @@ custom_states_unicode = st.text(alphabet=ID_ALPHABET, min_size=1, max_size=50).f
 
 tracebacks = st.text(alphabet=ID_ALPHABET, max_size=300)
 
+#: app timezones the time clauses run in: both signs, half and three-quarter
+#: hours, the extremes
+TIMEZONE_NAMES = ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham",
+                  "Etc/GMT+12", "Etc/GMT-14"]
+
 
 def result_for_state(state: str) -> st.SearchStrategy:
     """A result Celery would store with ``state``: an exception for the

@@ -27,7 +27,7 @@ from celery.result import AsyncResult, GroupResult
 from .plugin import close_backend
 from .plumbing import (clock_at, clone_backend, keeps_groups, real_now, require_client_clock,
                        require_server_expiry_clock, run_parallel)
-from .strategies import custom_states, non_success_states, plain_task_ids
+from .strategies import TIMEZONE_NAMES, custom_states, non_success_states, plain_task_ids
 from .helpers import read
 
 #: expiry periods (seconds) the tests draw from
@@ -45,9 +45,6 @@ WRITTEN_STATES = st.one_of(
                      states.REVOKED, "PROGRESS"]),
     custom_states)
 
-#: app timezones for XP4: both signs, half and three-quarter hours, the extremes
-TIMEZONE_NAMES = ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham",
-                  "Etc/GMT+12", "Etc/GMT-14"]
 TIMEZONES = st.sampled_from(TIMEZONE_NAMES)
 
 

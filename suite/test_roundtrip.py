@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import pickle
 import warnings
@@ -19,9 +20,9 @@ from .helpers import (as_utc, assert_meta_reflects, assert_result_matches,  # no
                       pickle_backend, read, strictly_equal)  # pickle_backend: a fixture
 from .plugin import close_backend
 from .plumbing import readdress_like, real_now
-from .strategies import (any_states, extended_values, importable_exceptions, json_values,
-                         json_values_with_tuples, make_request, normalized, picklable_values,
-                         plain_task_ids, result_objects, writes)
+from .strategies import (TIMEZONE_NAMES, any_states, extended_values, importable_exceptions,
+                         json_values, json_values_with_tuples, make_request, normalized,
+                         picklable_values, plain_task_ids, result_objects, writes)
 
 #: slack allowed between the clock of the writer and date_done (stores may drop
 #: sub-second precision or round it)
@@ -232,6 +233,35 @@ def test_date_done_set_for_ready_states_only(backend, write, task_id):
             f"({before.isoformat()} .. {after.isoformat()})")
     else:
         assert done is None, f"date_done {done!r} set for non-ready state {state!r}"
+
+
+@pytest.mark.clause("RT8")
+@given(zone=st.sampled_from(TIMEZONE_NAMES), utc=st.booleans(),
+       state=st.sampled_from(sorted(states.READY_STATES)), task_id=plain_task_ids())
+def test_date_done_is_the_instant_of_the_write_in_every_timezone(make_backend, zone, utc,
+                                                                 state, task_id):
+    """Under every app timezone and enable_utc setting, date_done is within a
+    few seconds of the write: an aware value (or an ISO string with an offset)
+    as the instant it names, a naive one as UTC (with enable_utc off: as UTC or
+    as the app timezone's local time)."""
+    from zoneinfo import ZoneInfo
+
+    backend = make_backend(timezone=zone, enable_utc=utc)
+    result = RuntimeError("failed") if state in states.EXCEPTION_STATES else "done"
+    before = real_now()
+    backend.store_result(task_id, result, state)
+    after = real_now()
+    done = read(backend, task_id).get("date_done")
+    assert done is not None, f"date_done missing for ready state {state}"
+    if isinstance(done, str):
+        done = dt.datetime.fromisoformat(done)
+    readings = [done] if done.tzinfo is not None else [done.replace(tzinfo=dt.timezone.utc)]
+    if done.tzinfo is None and not utc:
+        readings.append(done.replace(tzinfo=ZoneInfo(zone)))
+    near = [r for r in readings if before.timestamp() - DATE_DONE_SLACK_S <= r.timestamp()
+            <= after.timestamp() + DATE_DONE_SLACK_S]
+    assert near, (f"with timezone={zone!r}, enable_utc={utc}, date_done {done.isoformat()} is "
+                  f"not the instant of the write ({before.isoformat()} .. {after.isoformat()})")
 
 
 # ------------------------------------------------------------------ RT9
