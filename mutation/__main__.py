@@ -257,7 +257,10 @@ def listed_equivalents(mutated: config.MutatedFile, items: list, source: str) ->
         spec = item.mutations[0]
         operator = cosmic_ray.plugins.get_operator(spec.operator_name)(
             **(getattr(spec, "operator_args", None) or {}))
-        code = mutate_code(source, operator, spec.occurrence)
+        try:
+            code = mutate_code(source, operator, spec.occurrence)
+        except Exception:     # cosmic-ray cannot apply it: exec reports that as an error
+            continue
         if code is None:
             continue
         diff = "\n".join(_make_diff(source, code, mutated.path))
