@@ -35,6 +35,9 @@ class MemoBackend(KeyValueStoreBackend):
             raise ImproperlyConfigured(
                 f"result_expires={expires!r} is not a number of seconds or a timedelta"
             ) from exc
+        if self.expires is not None and not self.expires >= 0:      # negative, or NaN
+            raise ImproperlyConfigured(
+                f"result_expires={expires!r} must be a number of seconds >= 0")
         with self._connect() as conn:
             conn.execute(SCHEMA)
 
@@ -98,6 +101,13 @@ class MemoBackend(KeyValueStoreBackend):
             raise ValueError(f"the stored result of task {bytes_to_str(task_id)!r} "
                              f"cannot be decoded: {exc!r}") from exc
         return self.meta_from_decoded(meta)
+
+    def _restore_group(self, group_id):
+        try:
+            return super()._restore_group(group_id)
+        except Exception as exc:
+            raise ValueError(f"the stored group {bytes_to_str(group_id)!r} cannot be decoded: "
+                             f"{exc!r}") from exc
 
     def cleanup(self):
         """Delete this backend's records last written more than result_expires ago."""
