@@ -81,18 +81,11 @@ def judges(coverage_map: dict, lines: set) -> list:
     costs its cheapest killer."""
     durations = coverage_map["durations"]
     found = []
-    for n, judged in enumerate(tiers_of(coverage_map)):
+    for judged in tiers_of(coverage_map):
         tests = tier_tests(coverage_map, judged, lines, first=not found)
         if tests:
             found.append(sorted(tests, key=lambda t: (durations.get(t, 1.0), t)))
     return found
-
-
-def selected_tests(coverage_map: dict, lines: set) -> list:
-    """The tests of the first tier that executes ``lines``: a mutant's judges
-    (later tiers are asked only when it survives them, see escalation)."""
-    found = judges(coverage_map, lines)
-    return found[0] if found else []
 
 
 def escalation(coverage_map: dict, tests: list, budget: float = ESCALATION_BUDGET_S) -> list:
