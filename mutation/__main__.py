@@ -16,6 +16,7 @@ from pathlib import Path
 from . import config
 from .probe import tier_tests
 from .report import (LISTED_EQUIVALENT, diff_lines, enclosing, is_equivalent, load_equivalents,
+                     mutant_key, rejudged,
                      write_reports)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,14 +247,15 @@ def stable_sample(items: list, count: int, seed: int, source: str) -> list:
     return sorted(items, key=rank)[:count]
 
 
-def listed_equivalents(mutated: config.MutatedFile, items: list, source: str) -> dict:
-    """{job id: diff} of the mutants mutation/equivalent.toml lists: not run."""
+def described(mutated: config.MutatedFile, items: list, source: str) -> dict:
+    """{job id: mutant} for ``items``: file, operator, original and mutated
+    source line (stripped), enclosing function and diff, as the report and
+    mutation/equivalent.toml name a mutant (cosmic-ray applied in memory)."""
     import cosmic_ray.plugins
     from cosmic_ray.mutating import _make_diff, mutate_code
 
-    equivalents = load_equivalents()
     found = {}
-    for item in items if equivalents else ():
+    for item in items:
         spec = item.mutations[0]
         operator = cosmic_ray.plugins.get_operator(spec.operator_name)(
             **(getattr(spec, "operator_args", None) or {}))
@@ -265,11 +267,18 @@ def listed_equivalents(mutated: config.MutatedFile, items: list, source: str) ->
             continue
         diff = "\n".join(_make_diff(source, code, mutated.path))
         original, changed = diff_lines(diff)
-        if is_equivalent({"file": mutated.path, "operator": spec.operator_name,
-                          "original": original, "mutated": changed,
-                          "within": enclosing(source, spec.start_pos[0])}, equivalents):
-            found[item.job_id] = diff
+        found[item.job_id] = {"file": mutated.path, "operator": spec.operator_name,
+                              "original": original, "mutated": changed,
+                              "within": enclosing(source, spec.start_pos[0]), "diff": diff}
     return found
+
+
+def listed_equivalents(mutants: dict) -> dict:
+    """{job id: diff} of the ``described`` mutants mutation/equivalent.toml
+    lists: not run."""
+    equivalents = load_equivalents()
+    return {job_id: m["diff"] for job_id, m in mutants.items()
+            if equivalents and is_equivalent(m, equivalents)}
 
 
 def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
@@ -307,8 +316,27 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         if dropped:
             db.set_multiple_results(dropped, WorkResult(output=NOT_SELECTED,
                                                         worker_outcome=WorkerOutcome.SKIPPED))
+        if args.rejudge or not args.run_equivalents:
+            mutants = described(mutated, chosen, (base / module).read_text())
+        if args.rejudge:
+            # the earlier report's survivors and errors still in the code
+            # (one cosmic-ray cannot apply is known by its place: an error again)
+            earlier = rejudged(args.rejudge, mutated.path)
+            wanted = {mutant_key(m) for m in earlier}
+            errors = {(m["line"], m["operator"], m["occurrence"]) for m in earlier
+                      if m["outcome"] == "error"}
+            chosen = [i for i in chosen if mutant_key(mutants[i.job_id]) in wanted
+                      if i.job_id in mutants] + \
+                [i for i in chosen if i.job_id not in mutants and (
+                    i.mutations[0].start_pos[0], i.mutations[0].operator_name,
+                    i.mutations[0].occurrence) in errors]
+            again = {i.job_id for i in chosen}
+            db.set_multiple_results([job_id for job_id in keep if job_id not in again],
+                                    WorkResult(output=NOT_SELECTED,
+                                               worker_outcome=WorkerOutcome.SKIPPED))
         if not args.run_equivalents:
-            listed = listed_equivalents(mutated, chosen, (base / module).read_text())
+            listed = listed_equivalents({i.job_id: mutants[i.job_id] for i in chosen
+                                         if i.job_id in mutants})
             for job_id, diff in listed.items():
                 db.set_result(job_id, WorkResult(output=LISTED_EQUIVALENT, diff=diff,
                                                  worker_outcome=WorkerOutcome.SKIPPED))
@@ -382,6 +410,11 @@ def main(argv=None) -> int:
     parser.add_argument("--run-equivalents", action="store_true",
                         help="also run the mutants mutation/equivalent.toml lists (a killed "
                              "one is reported as a stale entry)")
+    parser.add_argument("--rejudge", metavar="REPORT",
+                        help="run again only the survivors, errors and mutants beyond the "
+                             "contract of an earlier report (reports/mutation.json), after "
+                             "new tests or triage, and rewrite that report with their new "
+                             "outcomes")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if a non-equivalent mutant survived")
     args = parser.parse_args(argv)
@@ -389,6 +422,14 @@ def main(argv=None) -> int:
         args.files, args.sample, args.seed = (
             config.SMOKE["file"], config.SMOKE["count"], config.SMOKE["seed"])
         args.strict = True
+    if args.rejudge:
+        if args.sample or args.since or args.smoke:
+            parser.error("--rejudge runs an earlier report's survivors: no --sample, "
+                         "--since or --smoke with it")
+        try:
+            args.files = ",".join(json.loads(Path(args.rejudge).read_text())["files"])
+        except (OSError, ValueError, KeyError) as exc:
+            parser.error(f"--rejudge {args.rejudge}: not a mutation report ({exc})")
     files = [f.strip() for f in args.files.split(",") if f.strip()]
     unknown = [f for f in files if f not in config.FILES]
     if unknown:
@@ -408,6 +449,7 @@ def main(argv=None) -> int:
         broker.stop_all()
     summary = write_reports(sessions, Path(args.out), REPO,
                             {"files": files, "since": args.since, "sample": args.sample,
+                             "rejudge": args.rejudge,
                              "seed": args.seed, "judges": judges,
                              "seconds": round(time.monotonic() - started)})
     say(summary["headline"])

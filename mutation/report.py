@@ -139,21 +139,67 @@ def collect(sessions: dict, repo: Path, equivalents: list) -> dict:
     return found
 
 
+OUTCOMES = ("killed", "timed_out", "survived", "unreached", "equivalent", "beyond_contract",
+            "error")
+#: the lists of a report whose mutants a --rejudge run judges again
+REJUDGED_LISTS = ("survivors", "errors", "beyond_contract")
+
+
+def mutant_key(mutant: dict) -> tuple:
+    """What a mutant is, whatever line it moved to: file, operator, source
+    lines and enclosing function (as mutation/equivalent.toml names one)."""
+    return (mutant["file"], mutant["operator"], mutant["original"], mutant["mutated"],
+            mutant.get("within", ""))
+
+
+def rejudged(report: str, path: str) -> list:
+    """The mutants of ``path`` an earlier report left standing: survivors,
+    errors and those listed beyond the contract."""
+    doc = json.loads(Path(report).read_text())
+    return [m for name in REJUDGED_LISTS for m in doc.get(name, ()) if m["file"] == path]
+
+
+def scored(counts: dict) -> dict:
+    judged = counts["run"] - counts["equivalent"] - counts["error"]
+    caught = counts["killed"] + counts["timed_out"]
+    return {**counts, "score": round(caught / judged, 4) if judged else None}
+
+
 def summarize(mutants: list) -> dict:
-    counts = {k: 0 for k in ("killed", "timed_out", "survived", "unreached", "equivalent",
-                             "beyond_contract", "error")}
+    counts = {k: 0 for k in OUTCOMES}
     for m in mutants:
         counts[m["outcome"]] += 1
-    judged = len(mutants) - counts["equivalent"] - counts["error"]
-    caught = counts["killed"] + counts["timed_out"]
-    return {"run": len(mutants), **counts,
-            "score": round(caught / judged, 4) if judged else None}
+    return scored({"run": len(mutants), **counts})
+
+
+def merge(earlier: dict, found: dict) -> dict:
+    """{file: counts}: the earlier report's counts, with each of its rejudged
+    mutants' outcomes replaced by the new one (a mutant no longer in the code
+    leaves the counts)."""
+    files = {}
+    for path, mutants in found.items():
+        counts = dict(earlier["files"][path])
+        counts.pop("score", None)
+        again = {mutant_key(m) for m in mutants}
+        for name in REJUDGED_LISTS:
+            for m in earlier.get(name, ()):
+                if m["file"] == path:
+                    counts[m["outcome"]] -= 1
+                    counts["run"] -= 1
+                    counts["gone"] = counts.get("gone", 0) + (mutant_key(m) not in again)
+        for m in mutants:
+            counts[m["outcome"]] += 1
+            counts["run"] += 1
+        files[path] = scored(counts)
+    return files
 
 
 def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
     equivalents = load_equivalents()
     found = collect(sessions, repo, equivalents)
-    files = {path: summarize(mutants) for path, mutants in found.items()}
+    earlier = json.loads(Path(run["rejudge"]).read_text()) if run.get("rejudge") else None
+    files = merge(earlier, found) if earlier else \
+        {path: summarize(mutants) for path, mutants in found.items()}
     survivors = [m for ms in found.values() for m in ms
                  if m["outcome"] in ("survived", "unreached")]
     errors = [m for ms in found.values() for m in ms if m["outcome"] == "error"]
@@ -165,11 +211,19 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
                           if m["outcome"] == "equivalent"],
            "beyond_contract": [m for ms in found.values() for m in ms
                                if m["outcome"] == "beyond_contract"]}
-    name = "mutation-sample" if run.get("sample") or run.get("since") else "mutation"
+    if earlier:
+        # what the earlier run judged and this one did not run again
+        doc["equivalent"] = list(earlier.get("equivalent", ())) + doc["equivalent"]
+        doc["stale_equivalents"] = list(earlier.get("stale_equivalents", ())) + \
+            doc["stale_equivalents"]
+        doc["run"] = {**earlier["run"], "rejudged": run}
+        name = Path(run["rejudge"]).stem
+    else:
+        name = "mutation-sample" if run.get("sample") or run.get("since") else "mutation"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(doc, indent=1))
     (out / f"{name}.md").write_text(markdown(doc))
-    total = summarize([m for ms in found.values() for m in ms])
+    total = scored({k: sum(c.get(k, 0) for c in files.values()) for k in ("run",) + OUTCOMES})
     headline = (f"{total['run']} mutants: {total['killed']} killed, {total['timed_out']} timed "
                 f"out, {total['survived'] + total['unreached']} survived "
                 f"({total['unreached']} unreached), {total['equivalent']} equivalent, "
@@ -185,7 +239,9 @@ def markdown(doc: dict) -> str:
     lines = ["# Mutation testing of the reference backends", "",
              f"Files: {', '.join(run['files'])}; since: {run.get('since') or '-'}; "
              f"sample: {run.get('sample') or 'all'} (seed {run.get('seed')}); "
-             f"{run.get('seconds', 0)} s.", "",
+             f"{run.get('seconds', 0)} s." + (
+                 f" Its survivors, errors and mutants beyond the contract judged again: "
+                 f"{run['rejudged']['seconds']} s." if run.get("rejudged") else ""), "",
              "| file | run | killed | timed out | survived | unreached | equivalent "
              "| beyond the contract | errors | score |",
              "|---|---|---|---|---|---|---|---|---|---|"]

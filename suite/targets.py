@@ -404,8 +404,15 @@ COSMOS_CAPABILITIES = Capabilities(
     # the emulator filters expired items from reads at once and deletes them
     # in the background; allow a few seconds of slack
     expiry_granularity_s=5.0,
-    transient_error=_cosmos_error(503, "Service Unavailable"),
-    permanent_error=_cosmos_error(400, "Bad Request"),
+    # every status Cosmos DB documents as "retry the request" (timeout, gone,
+    # throttled, retry-with, server errors), and client errors that are final
+    transient_error=_Cycle(*(_cosmos_error(status, reason) for status, reason in (
+        (503, "Service Unavailable"), (408, "Request Timeout"), (410, "Gone"),
+        (429, "Too Many Requests"), (449, "Retry With"), (500, "Internal Server Error"),
+        (502, "Bad Gateway"), (504, "Gateway Timeout")))),
+    permanent_error=_Cycle(*(_cosmos_error(status, reason) for status, reason in (
+        (400, "Bad Request"), (401, "Unauthorized"), (403, "Forbidden"),
+        (413, "Request Entity Too Large")))),
     https_endpoint=https_url,
 )
 
@@ -529,8 +536,19 @@ ARANGO_CAPABILITIES = Capabilities(
     # ArangoDB removes expired documents in a background thread that runs every
     # 30 s by default (--ttl.frequency); a store may declare a finer one
     expiry_granularity_s=31.0,
-    transient_error=_arango_error(1200, 409, "write-write conflict"),
-    permanent_error=_arango_error(1501, 400, "syntax error, unexpected identifier"),
+    # the errors ArangoDB documents as worth retrying, each example matching
+    # one rule: an error number (lock timeout, queue full, shutting down,
+    # write-write conflict, cluster timeout, cluster connection lost) under a
+    # final HTTP code, or an HTTP status (errorNum as ArangoDB's ERROR_HTTP_*)
+    transient_error=_Cycle(*(_arango_error(number, code, message) for number, code, message in (
+        (1200, 409, "write-write conflict"), (18, 500, "lock timeout"),
+        (21, 500, "queue full"), (30, 500, "shutting down"),
+        (1457, 500, "timeout in cluster operation"), (1497, 500, "cluster connection lost"),
+        (408, 408, "request timeout"), (429, 429, "too many requests"),
+        (502, 502, "bad gateway"), (503, 503, "service unavailable"),
+        (504, 504, "gateway timeout")))),
+    permanent_error=_Cycle(*(_arango_error(number, code, message) for number, code, message in (
+        (1501, 400, "syntax error, unexpected identifier"), (11, 403, "forbidden")))),
     https_endpoint=https_url,
 )
 

@@ -18,7 +18,7 @@ def selected_tests(cmap, lines):
     """The tests a mutant of ``lines`` is first run against (the first tier's)."""
     return (judges(cmap, lines) or [[]])[0]
 from mutation.report import (diff_lines, enclosing, is_equivalent, load_equivalents,  # noqa: E402
-                             markdown, summarize)
+                             markdown, merge, mutant_key, summarize)
 
 
 def test_changed_lines_are_the_original_lines_a_mutant_replaced():
@@ -175,3 +175,19 @@ def test_the_sample_survives_edits_elsewhere_in_the_file():
     assert [m.mutations[0].start_pos[0] + 2 for m in before] == \
         [m.mutations[0].start_pos[0] for m in after]
     assert stable_sample(mutants(source), 5, 8, source) != before     # the seed matters
+
+
+def test_a_rejudged_report_replaces_only_its_survivors_outcomes():
+    survivor = {"file": "f.py", "line": 3, "operator": "op", "occurrence": 0,
+                "original": "a < b", "mutated": "a <= b", "within": "f", "outcome": "survived"}
+    gone = dict(survivor, original="x = 1", mutated="x = 2", outcome="unreached")
+    earlier = {"files": {"f.py": {"run": 10, "killed": 7, "timed_out": 0, "survived": 1,
+                                  "unreached": 1, "equivalent": 1, "beyond_contract": 0,
+                                  "error": 0, "score": 0.7778}},
+               "survivors": [survivor, gone], "errors": [], "beyond_contract": []}
+    merged = merge(earlier, {"f.py": [dict(survivor, outcome="killed")]})["f.py"]
+    # 7 killed before, the survivor now killed; the mutant no longer in the code left
+    assert (merged["run"], merged["killed"], merged["survived"], merged["unreached"],
+            merged["gone"]) == (9, 8, 0, 0, 1)
+    assert merged["score"] == 1.0
+    assert mutant_key(survivor) != mutant_key(gone)
