@@ -177,7 +177,7 @@ def tier_coverage(tier: config.Tier, paths: list, copy: Path, out: Path, jobs: i
 def coverage_map(mutated: config.MutatedFile, copy: Path, out: Path, jobs: int, args) -> dict:
     """Which contract tests of each tier execute each line of the file on the
     unmutated code, and how long each test takes."""
-    from .probe import import_time_uses
+    from .probe import import_time_uses, statement_starts
 
     module = PACKAGE_PARTS["backends"] + "/" + Path(mutated.path).name
     tiers = mutated.tiers[:args.tiers] if args.tiers else mutated.tiers
@@ -200,6 +200,7 @@ def coverage_map(mutated: config.MutatedFile, copy: Path, out: Path, jobs: int, 
     if not any(result["tier_lines"]):
         raise SystemExit(f"mutation: coverage recorded nothing for {module}")
     result["uses"] = import_time_uses((copy / module).read_text())
+    result["statement_starts"] = statement_starts((copy / module).read_text())
     (out / "map.json").write_text(json.dumps(result))
     return result
 
@@ -227,6 +228,14 @@ def position(item) -> tuple:
 def mutant_lines(item) -> set:
     spec = item.mutations[0]
     return set(range(spec.start_pos[0], spec.end_pos[0] + 1))
+
+
+def statement_lines(cmap: dict, item) -> set:
+    """A mutant's lines and the first lines of their statements (as coverage
+    records them: see probe.statement_starts)."""
+    lines = mutant_lines(item)
+    starts = cmap.get("statement_starts", {})
+    return lines | {starts[str(line)] for line in lines if str(line) in starts}
 
 
 def stable_sample(items: list, count: int, seed: int, source: str) -> list:
@@ -308,7 +317,8 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         if args.sample:
             # reached: on lines the first tier's tests execute
             reached = [i for i in chosen
-                       if tier_tests(cmap, cmap["tier_lines"][0], mutant_lines(i), first=True)]
+                       if tier_tests(cmap, cmap["tier_lines"][0], statement_lines(cmap, i),
+                                     first=True)]
             chosen = sorted(stable_sample(reached, args.sample, args.seed,
                                           (base / module).read_text()), key=position)
         keep = {i.job_id for i in chosen}

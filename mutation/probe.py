@@ -144,6 +144,25 @@ def import_time_uses(source: str) -> dict:
     return uses
 
 
+def statement_starts(source: str) -> dict:
+    """{line: first line of its statement} for each line of a statement that
+    spans several (a compound statement's header only): coverage records a
+    statement under its first line, so a mutant on a continuation line is
+    judged by the tests that execute that one."""
+    import ast
+
+    starts: dict = {}
+    for node in ast.walk(ast.parse(source)):          # outer statements first
+        if not isinstance(node, ast.stmt):
+            continue
+        body = getattr(node, "body", None)
+        last = body[0].lineno - 1 if isinstance(body, list) and body and \
+            isinstance(body[0], ast.AST) else node.end_lineno
+        for line in range(node.lineno + 1, last + 1):
+            starts[str(line)] = node.lineno
+    return starts
+
+
 def time_box(coverage_map: dict, tests: list) -> float:
     spent = sum(coverage_map["durations"].get(t, 1.0) for t in tests)
     return TIMEOUT_EXTRA_S + TIMEOUT_FACTOR * spent
@@ -156,6 +175,8 @@ def main(shard_dir: str) -> int:
     mutated = Path(config["mutated"]).read_text().splitlines()
     lines = changed_lines(original, mutated)
     coverage_map = json.loads(Path(config["map"]).read_text())
+    starts = coverage_map.get("statement_starts", {})
+    lines |= {starts[str(line)] for line in lines if str(line) in starts}
     tiers = judges(coverage_map, lines)
     if not tiers:
         print(f"{UNREACHED}: {sorted(lines)}")

@@ -57,6 +57,8 @@ CAPABILITY_DOCS: dict[str, str] = {
                       "which RY6 applies so that its stalled-server check is quick",
     "cleanup_batch": "cleanup() deletes expired records in batches of this many (the "
                      "XP1 scale test crosses it)",
+    "bad_settings": "invalid values of the backend's own settings, each of which it must "
+                    "refuse with ImproperlyConfigured naming the bad part (CF1)",
     "https_endpoint": "backend talks to its store over TLS (https, rediss), where "
                       "certificate verification applies (declared as: how to point a URL "
                       "at a TLS host:port)",
@@ -128,6 +130,13 @@ class Capabilities:
     #: looping until none is left (None: one statement, or none at all);
     #: inferred from a ``cleanup_batch_size`` class attribute
     cleanup_batch: Optional[int] = None
+    #: ``((setting, value, bad part[, url]), ...)``: invalid values of settings
+    #: the backend documents beyond Celery's own (a port out of range, a
+    #: negative timeout); CF1 asks that each raise ImproperlyConfigured naming
+    #: the bad part. A dict value is laid over the namespace's value of that
+    #: setting; ``url``, a function of the namespace's URL, gives the URL to
+    #: build with where the URL would override the setting
+    bad_settings: tuple = ()
 
     @property
     def key_value(self) -> bool:

@@ -217,6 +217,23 @@ SQL_TABLE_CAPABILITIES = Capabilities(
     permanent_error=_sqlalchemy_integrity_error,
 )
 
+def _timeouts_refused(*settings: str) -> tuple:
+    """Bad values of timeout settings documented as "a number of seconds > 0"."""
+    return tuple((setting, value, setting) for setting in settings
+                 for value in (0, -1, True, "5", float("inf")))
+
+
+def _without_port_or_path(url: str) -> str:
+    """``url`` naming only its host (and credentials): the backend's settings
+    then supply the port, database and collection."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    split = urlsplit(url)
+    userinfo = split.netloc.rpartition("@")[0]
+    return urlunsplit(split._replace(netloc=(userinfo + "@" if userinfo else "") + split.hostname,
+                                     path="/"))
+
+
 REFERENCE_DATABASE = BackendSpec(
     name="reference-database",
     backend="celery_conformance.backends.database:DatabaseBackend",
@@ -225,7 +242,18 @@ REFERENCE_DATABASE = BackendSpec(
         "database_connect_timeout": 1, "database_operation_timeout": 2},
         cleanup_batch=boundaries.named("sql-cleanup-batch").value,
         # the reference also classifies the driver's own errors (documented)
-        transient_error=_Cycle(_sqlalchemy_operational_error, _raw_dbapi_busy_error)),
+        transient_error=_Cycle(_sqlalchemy_operational_error, _raw_dbapi_busy_error),
+        bad_settings=_timeouts_refused("database_connect_timeout",
+                                       "database_operation_timeout") + (
+            ("database_table_names", {"task": "results; DROP TABLE x"}, "database_table_names"),
+            ("database_table_names", {"tasks": "celery_results"}, "database_table_names"),
+            ("database_table_names", {"task": "same_table", "group": "same_table"},
+             "database_table_names"),
+            ("database_table_schemas", ["public"], "database_table_schemas"),
+            ("database_engine_options", ["pool_size"], "database_engine_options"),
+            ("database_engine_options", {"connect_args": ["timeout"]}, "connect_args"),
+            ("database_engine_callback", "no.such.module:callback", "database_engine_callback"),
+            ("database_engine_callback", 42, "database_engine_callback"))),
     backdoor="celery_conformance.suite.backdoors:SqlTableBackdoor",
     description="the reference SQLAlchemy backend (backends/database.py)",
 )
@@ -422,7 +450,19 @@ REFERENCE_COSMOSDBSQL = BackendSpec(
     stores=COSMOS_STORES,
     capabilities=COSMOS_CAPABILITIES.replace(io_methods=REFERENCE_KV_IO, quick_timeouts={
         "cosmosdbsql_connection_timeout": 1, "cosmosdbsql_read_timeout": 2,
-        "cosmosdbsql_max_retry_wait_time": 0}),
+        "cosmosdbsql_max_retry_wait_time": 0}, bad_settings=_timeouts_refused(
+            "cosmosdbsql_connection_timeout", "cosmosdbsql_read_timeout") + tuple(
+        (setting, value, setting)
+        for setting in ("cosmosdbsql_database_name", "cosmosdbsql_collection_name")
+        # Cosmos names: 1-255 characters, none of / \ ? #, no surrounding spaces
+        for value in ("", "a/b", "a\\b", "a?b", "a#b", " padded", "x" * 256, 7)) + tuple(
+        (setting, value, setting)
+        for setting in ("cosmosdbsql_max_retry_attempts", "cosmosdbsql_max_retry_wait_time")
+        for value in (-1, True, "9", 1.5)) + (
+        ("cosmosdbsql_consistency_level", "Sometimes", "consistency"),
+        ("cosmosdbsql_consistency_level", 3, "consistency"),
+        ("cosmosdbsql_verify_tls", 1, "cosmosdbsql_verify_tls"),
+        ("cosmosdbsql_endpoint_discovery", "yes", "cosmosdbsql_endpoint_discovery"))),
     backdoor="celery_conformance.suite.backdoors:ReferenceCosmosBackdoor",
     drivers=(("azure.cosmos", "cosmosdb"),),
     description="the reference Cosmos DB (SQL API) backend on azure-cosmos "
@@ -557,7 +597,19 @@ REFERENCE_ARANGODB = BackendSpec(
     backend="celery_conformance.backends.arangodb:ArangoDbBackend",
     stores=ARANGO_STORES,
     capabilities=ARANGO_CAPABILITIES.replace(io_methods=REFERENCE_KV_IO, quick_timeouts={
-        "arangodb_backend_settings": {"timeout": 2}}),
+        "arangodb_backend_settings": {"timeout": 2}}, bad_settings=(
+        ("arangodb_backend_settings", ["127.0.0.1"], "arangodb_backend_settings"),
+        ("arangodb_backend_settings", {"http_protocol": "ftp"}, "http_protocol"),
+        ("arangodb_backend_settings", {"verify": 1}, "verify"),
+        *(("arangodb_backend_settings", {"timeout": value}, "timeout")
+          for value in (0, -1, True, "30")),
+        # with a URL naming the host alone, the settings give the port and names
+        *(("arangodb_backend_settings", {"port": value}, "port", _without_port_or_path)
+          for value in (0, 65536, "eighty")),
+        *(("arangodb_backend_settings", {name: value}, name, _without_port_or_path)
+          for name in ("database", "collection")
+          # a letter first, then letters, digits, _ and -, at most 64
+          for value in ("9lives", "has space", "a" * 65, "")))),
     backdoor="celery_conformance.suite.backdoors:ReferenceArangoBackdoor",
     drivers=(("pyArango", "arangodb"),),
     description="the reference ArangoDB backend on pyArango (backends/arangodb.py)",

@@ -219,6 +219,32 @@ def test_invalid_setting_raises_improperly_configured(make_backend, capabilities
     _assert_improperly_configured(exc, f"{setting}={value!r}", bad_part)
 
 
+@pytest.mark.clause("CF1")
+@pytest.mark.requires("bad_settings")
+def test_invalid_backend_setting_raises_improperly_configured(make_backend, capabilities,
+                                                              conformance_target):
+    """Each invalid value the backend's specification lists for its own
+    settings (beyond Celery's: a port out of range, a timeout of zero, an
+    unknown protocol) raises ImproperlyConfigured naming the bad part, at
+    construction or at first use."""
+    cls = conformance_target.spec.load_class()
+    namespace = make_backend.namespace
+    wrong = []
+    for setting, declared, bad_part, *how in capabilities.bad_settings:
+        url = how[0](namespace.url) if how else namespace.url
+        current, value = namespace.settings.get(setting), declared
+        if isinstance(declared, dict) and isinstance(current, dict):
+            value = {**current, **declared}     # the namespace's credentials stay
+        exc = _error_building_and_using(
+            lambda: make_backend.adopt(cls(app=make_backend.app(**{setting: value}), url=url)))
+        try:
+            # (the declared value only: a merged one may carry a password)
+            _assert_improperly_configured(exc, f"{setting}={declared!r}", bad_part)
+        except AssertionError as failure:
+            wrong.append(str(failure).splitlines()[0])
+    assert not wrong, "\n".join(wrong)
+
+
 # ------------------------------------------------------------------ CF2
 def _require_table_backend(capabilities) -> None:
     if capabilities.kind != "table":

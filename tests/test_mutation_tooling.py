@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mutation.probe import (changed_lines, escalation, import_time_uses, judges,  # noqa: E402
+                            statement_starts,
                             time_box)
 
 
@@ -191,3 +192,14 @@ def test_a_rejudged_report_replaces_only_its_survivors_outcomes():
             merged["gone"]) == (9, 8, 0, 0, 1)
     assert merged["score"] == 1.0
     assert mutant_key(survivor) != mutant_key(gone)
+
+
+def test_a_continuation_line_is_judged_as_its_statements_first_line():
+    source = ("x = f(1,\n"
+              "      2)\n"
+              "if (a or\n"
+              "        b):\n"
+              "    y = [3,\n"
+              "         4]\n")
+    starts = statement_starts(source)
+    assert starts == {"2": 1, "4": 3, "6": 5}
