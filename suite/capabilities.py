@@ -59,6 +59,8 @@ CAPABILITY_DOCS: dict[str, str] = {
                      "XP1 scale test crosses it)",
     "bad_settings": "invalid values of the backend's own settings, each of which it must "
                     "refuse with ImproperlyConfigured naming the bad part (CF1)",
+    "url_overrides": "settings whose values the URL's parts take precedence over (CF1: "
+                     "given both, the backend uses the URL's)",
     "https_endpoint": "backend talks to its store over TLS (https, rediss), where "
                       "certificate verification applies (declared as: how to point a URL "
                       "at a TLS host:port)",
@@ -137,6 +139,12 @@ class Capabilities:
     #: setting; ``url``, a function of the namespace's URL, gives the URL to
     #: build with where the URL would override the setting
     bad_settings: tuple = ()
+    #: ``{setting: value}``: settings naming another store location (host,
+    #: port, database, collection) that the URL's parts take precedence over,
+    #: as the backend documents; CF1 builds the backend with both and asks
+    #: that its results land where the URL points. A dict value is laid over
+    #: the namespace's value of that setting
+    url_overrides: dict = field(default_factory=dict, hash=False)
 
     @property
     def key_value(self) -> bool:

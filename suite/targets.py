@@ -215,6 +215,8 @@ SQL_TABLE_CAPABILITIES = Capabilities(
     table_names_configurable=True,
     transient_error=_sqlalchemy_operational_error,
     permanent_error=_sqlalchemy_integrity_error,
+    # Celery's rule: the result_backend URL wins over database_url
+    url_overrides={"database_url": "sqlite:///no/such/directory/elsewhere.db"},
 )
 
 def _timeouts_refused(*settings: str) -> tuple:
@@ -589,6 +591,10 @@ ARANGO_CAPABILITIES = Capabilities(
         (504, 504, "gateway timeout")))),
     permanent_error=_Cycle(*(_arango_error(number, code, message) for number, code, message in (
         (1501, 400, "syntax error, unexpected identifier"), (11, 403, "forbidden")))),
+    # the parts a URL names win over arangodb_backend_settings (Celery's rule)
+    url_overrides={"arangodb_backend_settings": {
+        "host": "elsewhere.invalid", "port": 1, "database": "elsewhere",
+        "collection": "elsewhere", "username": "elsewhere", "password": "elsewhere"}},
     https_endpoint=https_url,
 )
 

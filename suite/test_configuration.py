@@ -220,6 +220,30 @@ def test_invalid_setting_raises_improperly_configured(make_backend, capabilities
 
 
 @pytest.mark.clause("CF1")
+@pytest.mark.requires("url_overrides")
+def test_url_parts_take_precedence_over_settings(make_backend, capabilities,
+                                                 conformance_target):
+    """Built from a URL and from settings that name another location (the
+    settings the backend documents the URL as overriding), the backend
+    stores where the URL points: a client of the URL alone reads the result."""
+    cls = conformance_target.spec.load_class()
+    namespace = make_backend.namespace
+    settings = {}
+    for setting, value in capabilities.url_overrides.items():
+        current = namespace.settings.get(setting)
+        settings[setting] = {**current, **value} if isinstance(value, dict) and \
+            isinstance(current, dict) else value
+    backend = make_backend.adopt(cls(app=make_backend.app(**settings), url=namespace.url))
+    task_id = str(uuid.uuid4())
+    backend.store_result(task_id, {"where": "the URL's"}, states.SUCCESS)
+    meta = read(make_backend(), task_id)
+    assert meta["status"] == states.SUCCESS and meta["result"] == {"where": "the URL's"}, (
+        f"with the URL and settings naming another location "
+        f"({sorted(capabilities.url_overrides)}), a result stored is not where the URL "
+        f"points (a client of the URL alone reads {meta['status']})")
+
+
+@pytest.mark.clause("CF1")
 @pytest.mark.requires("bad_settings")
 def test_invalid_backend_setting_raises_improperly_configured(make_backend, capabilities,
                                                               conformance_target):
