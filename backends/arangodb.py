@@ -45,7 +45,6 @@ import re
 import threading
 import time
 from datetime import timedelta
-from typing import Optional
 from urllib.parse import quote, unquote, urlsplit
 
 from kombu.utils.encoding import bytes_to_str
@@ -94,11 +93,6 @@ def document_key(key: str) -> str:
 
 def _percent_encode(match) -> str:
     return "".join(f"%{b:02X}" for b in match.group().encode("utf-8", "surrogatepass"))
-
-
-def key_of_document_key(doc_key: str) -> Optional[str]:
-    """The key a percent-encoded ``_key`` stands for (None for a hashed one)."""
-    return None if doc_key.startswith("%H") else unquote(doc_key)
 
 
 _SET = """

@@ -102,13 +102,6 @@ def document_id(key: str) -> str:
     return "%H" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def key_of_document_id(doc_id: str) -> Optional[str]:
-    """The key a percent-encoded id stands for (None for a hashed id)."""
-    if doc_id.startswith("%H"):
-        return None
-    return unquote(doc_id)
-
-
 class WriteContentionError(ConnectionError):
     """Other writers kept changing a document for every round of a
     conditional write (retryable: a later attempt may win)."""
