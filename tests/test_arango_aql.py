@@ -118,6 +118,23 @@ def test_strings_order_by_code_point_as_the_default_language_en_US_POSIX_does(db
         ["", "0", "A", "B", "_", "a", "aa", "b"]
 
 
+def test_non_ascii_string_order_is_refused_not_guessed(db):
+    """en_US_POSIX collation orders printable ASCII by code point, anything else
+    by ICU's root collation ("é" after "z"), which the emulator refuses to guess;
+    equality (identical strength) is canonical equivalence, always decided."""
+    for query in ("RETURN 'é' < 'z'", "RETURN 'a\u0001' > 'a'",
+                  "FOR s IN ['b', 'é'] SORT s RETURN s",
+                  "RETURN {'é': 1, a: 2} < {'é': 1, a: 3}"):
+        status, num, message = db.error(query)
+        assert (status, num) == (501, 9), (query, message)
+    assert db.value("'été' == 'été' && '日本' IN ['日本']") is True
+    assert db.value("'é' == 'e' || 'a\u0001' == 'a' || 'ZÂ\u009eD' == 'SUCCESS'") is False
+    assert db.value("'é' != 'e' && 'x\u00e9' == 'xe\u0301'") is True
+    # canonically equivalent strings are one value for ArangoDB's collation
+    assert db.query("RETURN LENGTH((FOR s IN [@a, @b] RETURN DISTINCT s))",
+                    a="é", b="e\u0301") == [1]
+
+
 def model_compare(a, b) -> int:
     """AQL's documented order, written from the documentation's text."""
     def rank(v):
@@ -405,6 +422,36 @@ def test_insert_update_replace_remove_with_options(db):
     assert db.value("DOCUMENT('c/a').v") == 2
     assert db.query("REMOVE 'a' IN c RETURN OLD._key") == ["a"]
     assert db.query("FOR x IN c RETURN x") == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2014-05-07T14:19:09.522Z", 1399472349522), ("2014-05-07 14:19:09.522", 1399472349522),
+    ("2014-05-07T14:19:09+01:00", 1399468749000), ("2014-05-07Z", 1399420800000),
+    ("0000-01-01T00:00:00.000Z", -62167219200000), ("9999-12-31T23:59:59.999Z", 253402300799999),
+    ("2001-1-5", 978652800000), ("2001", 978307200000), ("2014-05-07T14:19", 1399472340000),
+    ("2014-05-07T14:19:09.5228Z", 1399472349522), (" +2001-01-01 ", 978307200000),
+    ("2014-05-07T14:19:09+0000", None), ("2014-05-07T14:19:09+00", None),
+    ("-2001-01-01", None), ("2014-05-07T24:00:00", None), ("2014-13-01", None),
+    ("9999-12-31T23:00:00-02:00", None), ("tomorrow", None), ("", None),
+])
+def test_date_strings_are_read_as_arangodb_reads_them(db, text, expected):
+    assert db.value("DATE_TIMESTAMP(@t)", t=text) == expected
+    assert db.value("IS_DATESTRING(@t)", t=text) is (expected is not None)
+
+
+def test_documented_timestamp_range(db):
+    assert db.value("DATE_ISO8601(-62167219200000)") == "0000-01-01T00:00:00.000Z"
+    assert db.value("DATE_ISO8601(253402300799999)") == "9999-12-31T23:59:59.999Z"
+    assert db.value("[DATE_ISO8601(-62167219200001), DATE_ISO8601(253402300800000)]") == \
+        [None, None]
+
+
+def test_modification_keys_come_from_key_not_id(db):
+    db.clear()
+    db.query("INSERT {_key: 'x'} INTO c")
+    for query in ("REMOVE {_id: 'c/x'} IN c", "UPDATE {_id: 'c/x'} WITH {v: 1} IN c"):
+        assert db.error(query)[:2] == (400, 1226)
+    assert db.query("FOR d IN c RETURN [d._key, d.v]") == [["x", None]]
 
 
 def test_remove_of_a_missing_document(db):

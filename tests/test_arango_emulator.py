@@ -7,6 +7,7 @@ documentation and error code list.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -120,7 +121,7 @@ def test_database_lifecycle_and_errors(server, http):
         "result": True, "error": False, "code": 201}
     assert name in http("GET", "/_api/database").json()["result"]
     assert_error(http("POST", "/_api/database", json={"name": name}), 409, 1207)
-    for bad in ("1starts-with-digit", "has space", "x" * 65, "_private"):
+    for bad in ("1starts-with-digit", " leading-space", "x" * 129, "_private", "a/b", "a:b"):
         assert_error(http("POST", "/_api/database", json={"name": bad}), 400, 1229)
     assert http("GET", f"/_db/{name}/_api/database/current").json()["result"]["name"] == name
     assert_error(http("GET", f"/_db/{name}/_api/database"), 403, 1230)
@@ -135,7 +136,7 @@ def test_collection_lifecycle_and_errors(http, dbname):
     created = http("POST", base, json={"name": "things", "waitForSync": True}).json()
     assert (created["name"], created["type"], created["waitForSync"]) == ("things", 2, True)
     assert_error(http("POST", base, json={"name": "things"}), 409, 1207)
-    for bad in ("9lives", "with space", "a/b", "", "x" * 257):
+    for bad in ("9lives", "trailing space ", "a/b", "a:b", "", "x" * 257):
         assert_error(http("POST", base, json={"name": bad}), 400, 1208)
     names = [c["name"] for c in http("GET", base).json()["result"]]
     assert "things" in names and "c" in names
@@ -225,7 +226,8 @@ def test_bulk_operations_report_errors_inline(http, dbname):
     assert body[0]["_key"] == "b1"
     assert (body[1]["error"], body[1]["errorNum"]) == (True, 1210)
     assert (body[2]["error"], body[2]["errorNum"]) == (True, 1221)
-    assert set(response.headers["X-Arango-Error-Codes"].split(",")) == {"1210:1", "1221:1"}
+    # the header is a JSON object, as ArangoDB 3.12 writes it ({"1202":2})
+    assert json.loads(response.headers["X-Arango-Error-Codes"]) == {"1210": 1, "1221": 1}
     got = http("PUT", url, json=["b1", "missing"], params={"onlyget": "true"}).json()
     assert got[0]["_key"] == "b1" and got[1]["errorNum"] == 1202
     removed = http("DELETE", url, json=["b1", "missing"]).json()

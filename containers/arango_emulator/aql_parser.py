@@ -355,7 +355,13 @@ class Parser:
         return self.collection_name()
 
     def modification_options(self) -> dict:
-        return self.options() if self.at_word("OPTIONS") else {}
+        if not self.at_word("OPTIONS"):
+            return {}
+        start = self.tok
+        options = self.options()
+        if "versionAttribute" in options:
+            raise self.unsupported("the versionAttribute option (external versioning)", start)
+        return options
 
     def finish_modification(self, node: Modification, new: bool, old: bool) -> Modification:
         frame = self.frames[-1]

@@ -264,15 +264,14 @@ class Executor:
 
     @staticmethod
     def key_of(value: Any) -> Any:
-        """The document key a key expression names (a key string or a document)."""
+        """The document key a key expression names: a key string, or a document's
+        ``_key`` (an ``_id`` alone does not do, as in ArangoDB)."""
         if isinstance(value, str):
             return value
         if isinstance(value, dict):
-            if "_key" in value:
+            if isinstance(value.get("_key"), str):
                 return value["_key"]
-            if isinstance(value.get("_id"), str) and "/" in value["_id"]:
-                return value["_id"].split("/", 1)[1]
-            raise ArangoError(1226)
+            raise ArangoError(1226, "Expected _key to be a string attribute in document.")
         raise ArangoError(1227)
 
     def modify(self, st: Modification, collection: Collection, row: dict,
@@ -413,9 +412,9 @@ class Executor:
 
     def binary(self, op: str, left: Any, right: Any) -> Any:
         if op == "==":
-            return compare(left, right) == 0
+            return equal(left, right)
         if op == "!=":
-            return compare(left, right) != 0
+            return not equal(left, right)
         if op == "<":
             return compare(left, right) < 0
         if op == "<=":

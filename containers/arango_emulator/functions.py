@@ -15,7 +15,6 @@ import re
 import secrets
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from . import dates
@@ -710,33 +709,33 @@ def _parse_part(ctx, name, args):
 function("DATE_NOW", 0)(lambda ctx, name, args: int(time.time() * 1000))
 
 
-def _moment(ctx, name, args) -> Optional[datetime]:
+def _epoch_ms(ctx, name, args) -> Optional[int]:
+    """The moment the arguments name: one date value, or date components."""
     if len(args) > 1:
         try:
-            parts = [int(to_number(a)) for a in args] + [1, 1, 0, 0, 0, 0][len(args) - 1:]
-            y, m, d, hh, mm, ss, ms = (parts + [0] * 7)[:7]
-            return datetime(y, m, d, hh, mm, ss, ms * 1000, tzinfo=timezone.utc)
+            parts = [int(to_number(a)) for a in args]
         except (ValueError, OverflowError):
             return None
-    return dates.to_moment(args[0])
+        return dates.components_ms(*parts)
+    return dates.to_epoch_ms(args[0])
 
 
 @function("DATE_ISO8601", 1, 7)
 def _date_iso8601(ctx, name, args):
-    moment = _moment(ctx, name, args)
-    if moment is None:
+    ms = _epoch_ms(ctx, name, args)
+    if ms is None:
         ctx.warn(1572, "invalid date value")
         return None
-    return dates.iso8601(moment)
+    return dates.iso8601(ms)
 
 
 @function("DATE_TIMESTAMP", 1, 7)
 def _date_timestamp(ctx, name, args):
-    moment = _moment(ctx, name, args)
-    if moment is None:
+    ms = _epoch_ms(ctx, name, args)
+    if ms is None:
         ctx.warn(1572, "invalid date value")
         return None
-    return dates.epoch_ms(moment)
+    return ms
 
 
 # ------------------------------------------------------------------------- misc

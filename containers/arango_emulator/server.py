@@ -20,6 +20,10 @@ with ArangoDB's numbers and HTTP codes. Endpoints::
     POST /_api/query (parse only), POST /_api/import
     GET  /_api/gharial, /_api/foxx, /_api/view, /_api/analyzer, /_api/tasks,
          /_api/transaction (empty lists; anything else there answers 501)
+
+Options the emulator would have to honour and does not are refused with 501
+(errorNum 9), never accepted and ignored: ``versionAttribute`` on document
+writes, a collection ``schema`` or ``computedValues``, collection-level grants.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from .errors import ArangoError, QueryError
+from .errors import TEXTS, ArangoError, QueryError
 from .executor import VERSION, run_query
-from .storage import REV_MISMATCH, Collection, Database, Store, User, valid_key
+from .storage import (REV_MISMATCH, Collection, Database, Store, Transaction, User,
+                      refuse_unenforced_properties, valid_collection_name, valid_key)
 from .values import dumps, for_json, loads
 
 log = logging.getLogger("arango_emulator")
@@ -86,9 +91,8 @@ class Cursor:
         self.expires = time.monotonic() + self.ttl
         has_more = self.position < len(self.results)
         body = {"result": chunk, "hasMore": has_more, "cached": False}
-        if has_more or self.allow_retry:
-            body["id"] = self.id
         if has_more:
+            body["id"] = self.id
             body["nextBatchId"] = str(self.batch_id + 1)
         if self.count is not None:
             body["count"] = self.count
@@ -387,11 +391,13 @@ class Api:
         if len(rest) >= 3:
             database = rest[2]
             if len(rest) > 3:
-                # collection-level grants: accepted, database-level access decides
+                # no collection-level grants: the database-level access decides
                 if req.method == "GET":
                     return ok({"result": store.access(user, database)})
-                return ok({f"{database}/{rest[3]}": "rw"} if req.method == "PUT" else {},
-                          200 if req.method == "PUT" else 202)
+                if req.method == "PUT":
+                    raise ArangoError(9, "collection-level access grants are not supported "
+                                         "by this emulated server", status=501)
+                return ok({}, 202)       # resetting a grant that cannot exist
             if req.method == "GET":
                 return ok({"result": store.access(user, database)})
             if req.method == "PUT":
@@ -465,15 +471,13 @@ class Api:
                 if action == "properties":
                     body = req.json()
                     if isinstance(body, dict):
+                        refuse_unenforced_properties(body)
                         if "waitForSync" in body:
                             collection.wait_for_sync = bool(body["waitForSync"])
-                        if "schema" in body:
-                            collection.schema = body["schema"]
                     return ok(collection.describe())
                 if action == "rename":
                     body = req.json()
                     new_name = body.get("name") if isinstance(body, dict) else None
-                    from .storage import valid_collection_name
                     if not valid_collection_name(new_name):
                         raise ArangoError(1208)
                     if new_name in database.collections:
@@ -517,9 +521,31 @@ class Api:
 
     @staticmethod
     def bulk_error(exc: ArangoError) -> dict:
-        out = {"error": True, "errorNum": exc.num, "errorMessage": exc.message}
-        out.update({k: v for k, v in exc.extra.items() if k in ("_id", "_key", "_rev")})
-        return out
+        """An item of a bulk answer that failed: error, errorNum and errorMessage
+        only (clients take an item with ``_id`` for a success)."""
+        return {"error": True, "errorNum": exc.num, "errorMessage": exc.message}
+
+    @staticmethod
+    def selector_key(selector: Any) -> str:
+        """The key a bulk selector names: a key, a document identifier (everything
+        up to the first ``/`` is dropped, unchecked, as ArangoDB does) or an
+        object's ``_key``; anything else, or an empty key, is error 1205."""
+        if isinstance(selector, str):
+            key = selector.partition("/")[2] if "/" in selector else selector
+        elif isinstance(selector, dict) and isinstance(selector.get("_key"), str):
+            key = selector["_key"]
+        else:
+            raise ArangoError(1205)
+        if not key:
+            raise ArangoError(1205)
+        return key
+
+    @staticmethod
+    def refuse_version_attribute(req: Request) -> None:
+        """External versioning (``versionAttribute``) is not emulated."""
+        if req.param("versionAttribute") is not None:
+            raise ArangoError(9, "the versionAttribute option is not supported by this "
+                                 "emulated server", status=501)
 
     def documents(self, req: Request, rest: list) -> Response:
         if not rest and req.param("collection"):
@@ -561,6 +587,7 @@ class Api:
             return Response(200, doc if method == "GET" else None, etag)
         self.require_write(req)
         if method in ("PUT", "PATCH"):
+            self.refuse_version_attribute(req)
             body = req.json()
             if not isinstance(body, dict):
                 raise ArangoError(1227)
@@ -589,6 +616,8 @@ class Api:
             mode = "replace"
         if mode not in (None, "conflict", "ignore", "replace", "update"):
             raise ArangoError(10, "invalid overwriteMode", status=400)
+        if mode in ("replace", "update"):
+            self.refuse_version_attribute(req)
         existing = collection.get(body.get("_key")) if isinstance(body, dict) and \
             isinstance(body.get("_key"), str) else None
         new, old = collection.insert(body, None, overwrite_mode=mode,
@@ -602,12 +631,14 @@ class Api:
             self.require_write(req)
             body = req.json()
             if isinstance(body, list):
-                return self.bulk(req, collection, body, lambda doc: self.insert_one(
-                    req, collection, doc))
+                return Response(*self.bulk(body, lambda doc: self.write_result(
+                    req, *self.insert_one(req, collection, doc)),
+                    self.sync_status(req, collection)))
             new, old, existing = self.insert_one(req, collection, body)
             doc = new or existing
-            headers = {"ETag": f'"{doc["_rev"]}"', "Location":
-                       f"/_db/{collection.database.name}/_api/document/{doc['_id']}"}
+            location = "/".join(quote(part, safe="") for part in (
+                collection.database.name, "_api", "document", collection.name, doc["_key"]))
+            headers = {"ETag": f'"{doc["_rev"]}"', "Location": f"/_db/{location}"}
             return Response(self.sync_status(req, collection),
                             self.write_result(req, new, old if new is not None else None,
                                               existing), headers)
@@ -615,58 +646,68 @@ class Api:
             body = req.json()
             if not isinstance(body, list):
                 raise ArangoError(10, "expecting array", status=400)
-            out, errors = [], {}
-            for item in body:
-                key = item.get("_key") if isinstance(item, dict) else item
-                doc = collection.get(key) if isinstance(key, str) else None
+            check_revs = not req.flag("ignoreRevs", True)
+
+            def read(item):
+                doc = collection.get(self.selector_key(item))
                 if doc is None:
-                    out.append(self.bulk_error(ArangoError(1202)))
-                    errors[1202] = errors.get(1202, 0) + 1
-                else:
-                    out.append(doc)
-            return Response(200, out, self.error_codes(errors))
+                    raise ArangoError(1202)
+                if check_revs and isinstance(item, dict) and item.get("_rev") is not None:
+                    collection.check_rev(doc, item["_rev"])
+                return doc
+            return Response(*self.bulk(body, read, 200))
         if method in ("PUT", "PATCH", "DELETE"):
             self.require_write(req)
+            self.refuse_version_attribute(req)
             body = req.json()
             if not isinstance(body, list):
                 raise ArangoError(10, "expecting array", status=400)
 
             def one(item):
-                key = item.get("_key") if isinstance(item, dict) else item
                 rev = item.get("_rev") if isinstance(item, dict) and \
                     not req.flag("ignoreRevs", True) else None
                 if method == "DELETE":
-                    return None, collection.remove(key, None, rev), None
+                    old = collection.remove(self.selector_key(item), None, rev)
+                    return self.write_result(req, None, old)
                 if not isinstance(item, dict):
                     raise ArangoError(1227)
+                if "_key" not in item:
+                    raise ArangoError(1205)
                 if method == "PUT":
-                    return (*collection.replace(key, item, None, rev), None)
-                return (*collection.update(key, item, None, rev, req.flag("keepNull", True),
-                                           req.flag("mergeObjects", True)), None)
-            return self.bulk(req, collection, body, one, 200 if method == "DELETE" else 201)
+                    new, old = collection.replace(item["_key"], item, None, rev)
+                else:
+                    new, old = collection.update(item["_key"], item, None, rev,
+                                                 req.flag("keepNull", True),
+                                                 req.flag("mergeObjects", True))
+                return self.write_result(req, new, old)
+            return Response(*self.bulk(body, one,
+                                       self.sync_status(req, collection,
+                                                        200 if method == "DELETE" else 201)))
         raise self.method_not_allowed()
 
     @staticmethod
     def error_codes(errors: dict) -> dict:
+        """The header counting a bulk operation's errors: ``{"1210":2}``."""
         if not errors:
             return {}
-        return {"X-Arango-Error-Codes": ",".join(f"{k}:{v}" for k, v in errors.items())}
+        return {"X-Arango-Error-Codes": json.dumps({str(k): v for k, v in errors.items()},
+                                                   separators=(",", ":"))}
 
-    def bulk(self, req: Request, collection: Collection, items: list, operation,
-             success: int = 201) -> Response:
+    def bulk(self, items: list, operation, status: int) -> tuple:
+        """(status, answers, headers) of ``operation`` applied to each item; a
+        failing item answers with its error and the others go on."""
         out, errors = [], {}
         for item in items:
             try:
-                new, old, existing = operation(item)
+                out.append(operation(item))
             except ArangoError as exc:
                 errors[exc.num] = errors.get(exc.num, 0) + 1
                 out.append(self.bulk_error(exc))
-                continue
-            out.append(self.write_result(req, new, old, existing))
-        return Response(self.sync_status(req, collection, success), out,
-                        self.error_codes(errors))
+        return status, out, self.error_codes(errors)
 
     def import_documents(self, req: Request, rest: list) -> Response:
+        """POST /_api/import: JSON lines or one array. ``complete=true`` makes any
+        failing document fail the whole import, leaving the collection as it was."""
         database = self.database(req)
         self.require_write(req)
         name = req.param("collection")
@@ -674,9 +715,12 @@ class Api:
             raise ArangoError(1204, status=400)
         kind = req.param("type") or "auto"
         text = req.raw.decode("utf-8")
+        counts = {"created": 0, "errors": 0, "empty": 0, "updated": 0, "ignored": 0}
         if kind == "documents" or (kind == "auto" and not text.lstrip().startswith("[")):
+            lines = text.splitlines()
+            counts["empty"] = sum(1 for line in lines if not line.strip())
             try:
-                items = [loads(line) for line in text.splitlines() if line.strip()]
+                items = [loads(line) for line in lines if line.strip()]
             except ValueError:
                 raise ArangoError(600, status=400) from None
         else:
@@ -684,13 +728,14 @@ class Api:
             if not isinstance(items, list):
                 raise ArangoError(10, "expecting array", status=400)
         duplicate = req.param("onDuplicate") or "error"
-        counts = {"created": 0, "errors": 0, "empty": 0, "updated": 0, "ignored": 0}
+        complete = req.flag("complete")
         details = []
+        txn = Transaction()
         with database.lock:
             collection = database.collection(name)
             if req.flag("overwrite"):
-                collection.truncate()
-            for item in items:
+                collection.truncate(txn)
+            for position, item in enumerate(items):
                 try:
                     key = item.get("_key") if isinstance(item, dict) else None
                     if isinstance(key, str) and collection.get(key) is not None and \
@@ -699,16 +744,21 @@ class Api:
                             counts["ignored"] += 1
                             continue
                         if duplicate == "update":
-                            collection.update(key, item)
+                            collection.update(key, item, txn)
                         else:
-                            collection.replace(key, item)
+                            collection.replace(key, item, txn)
                         counts["updated"] += 1
                         continue
-                    collection.insert(item)
+                    collection.insert(item, txn)
                     counts["created"] += 1
                 except ArangoError as exc:
+                    if complete:
+                        txn.rollback()
+                        raise ArangoError(exc.num, status=exc.status) from None
                     counts["errors"] += 1
-                    details.append(exc.message)
+                    details.append(f"at position {position}: creating document failed with "
+                                   f"error '{TEXTS.get(exc.num, exc.message)}', offending "
+                                   f"document: {dumps(item)}")
         body = {**counts}
         if req.flag("details"):
             body["details"] = details
@@ -811,7 +861,7 @@ class Api:
                         bool(options.get("allowRetry")))
         first = cursor.next_batch()
         first["extra"] = {"warnings": result.warnings, "stats": result.stats}
-        if first["hasMore"] or cursor.allow_retry:
+        if first["hasMore"]:
             self.emulator.add_cursor(cursor)
         return ok(first, 201)
 
@@ -918,8 +968,13 @@ class Handler(BaseHTTPRequestHandler):
                     self.send(Response(401, UNAUTHORIZED))
                     return
             if not open_path:
+                if database not in emulator.store.databases and user is not None and \
+                        user.name != "root":
+                    self.send(Response(401, UNAUTHORIZED))   # as for a database it may not see
+                    return
                 emulator.store.database(database)
-                if emulator.store.access(user, database) == "none":
+                if emulator.store.access(user, database) == "none" and \
+                        not self.own_user_record(user, path):
                     self.send(Response(401, UNAUTHORIZED))
                     return
             request = Request(self.command, path, parse_qs(split.query, keep_blank_values=True),
@@ -932,6 +987,13 @@ class Handler(BaseHTTPRequestHandler):
             response = Response(500, ArangoError(4, f"internal error: {type(exc).__name__}",
                                                  status=500).body())
         self.send(response)
+
+    @staticmethod
+    def own_user_record(user: Optional[User], path: str) -> bool:
+        """Whether ``path`` is the user's own record (``/_api/user/<self>[/...]``),
+        which every user may reach, with or without access to the database."""
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        return user is not None and parts[:3] == ["_api", "user", user.name]
 
     def send(self, response: Response) -> None:
         payload = b""

@@ -15,6 +15,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 import uuid
 from typing import Any, Iterable, Optional
 
@@ -23,8 +24,10 @@ from .errors import ArangoError
 from .values import canonical, loads
 
 KEY_CHARS = re.compile(r"[A-Za-z0-9_\-:.@()+,=;$!*'%]{1,254}")
-TRADITIONAL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
-SYSTEM_NAME = re.compile(r"_[A-Za-z0-9_\-]*")
+#: ArangoDB 3.12's extended names (--database.extended-names, on by default):
+#: no "/", ":" or control character, no leading or trailing space, and not
+#: starting with ".", "_" or a digit (system names start with "_")
+EXTENDED_NAME = re.compile(r"(?![ .0-9_])[^/:\x00-\x1f]*(?<! )")
 SYSTEM_ATTRIBUTES = ("_key", "_id", "_rev")
 REV_ALPHABET = "-_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 DOCUMENT_COLLECTION, EDGE_COLLECTION = 2, 3
@@ -37,16 +40,36 @@ def valid_key(key: Any) -> bool:
     return isinstance(key, str) and KEY_CHARS.fullmatch(key) is not None
 
 
+def valid_extended_name(name: Any, max_bytes: int, system: bool = False) -> bool:
+    """ArangoDB 3.12's extended naming rules: NFC-normalized UTF-8 of 1 to
+    ``max_bytes`` bytes (see EXTENDED_NAME); a leading "_" only for system names."""
+    if not isinstance(name, str) or not name or len(name.encode("utf-8", "replace")) > max_bytes:
+        return False
+    if system and name.startswith("_"):
+        name = "x" + name[1:]
+    return EXTENDED_NAME.fullmatch(name) is not None and \
+        unicodedata.is_normalized("NFC", name) and not any(
+            "\ud800" <= c <= "\udfff" for c in name)
+
+
 def valid_database_name(name: Any) -> bool:
-    return isinstance(name, str) and len(name.encode()) <= 64 and (
-        TRADITIONAL_NAME.fullmatch(name) is not None or name == "_system")
+    return name == "_system" or valid_extended_name(name, 128)
 
 
 def valid_collection_name(name: Any, system: bool = False) -> bool:
-    if not isinstance(name, str) or not name or len(name.encode()) > 256:
-        return False
-    pattern = SYSTEM_NAME if system or name.startswith("_") else TRADITIONAL_NAME
-    return pattern.fullmatch(name) is not None
+    return valid_extended_name(name, 256, system)
+
+
+def refuse_unenforced_properties(spec: dict) -> None:
+    """Collection properties the emulator would have to enforce and does not:
+    a schema (document validation) or computed values. ``null`` (and ``{}`` /
+    ``[]``, ArangoDB's other spelling of "none") is accepted."""
+    if spec.get("schema") not in (None, {}):
+        raise ArangoError(9, "collection schemas (document validation) are not supported "
+                             "by this emulated server", status=501)
+    if spec.get("computedValues") not in (None, []):
+        raise ArangoError(9, "computed values are not supported by this emulated server",
+                          status=501)
 
 
 class Clock:
@@ -206,7 +229,6 @@ class Collection:
             self.key_options["increment"] = int(options.get("increment", 1))
             self.key_options["offset"] = int(options.get("offset", 0))
         self.last_value = 0
-        self.schema = spec.get("schema")
         self.docs: dict[str, dict] = {}
         self.indexes: list[Index] = [Index(self, 0, {"type": "primary", "fields": ["_key"],
                                                      "unique": True})]
@@ -221,7 +243,7 @@ class Collection:
                 "statusString": "loaded", "isSystem": self.is_system,
                 "globallyUniqueId": f"h{self.id}/{self.name}",
                 "waitForSync": self.wait_for_sync, "keyOptions": self.key_options_out(),
-                "schema": self.schema, "cacheEnabled": False, "computedValues": None,
+                "schema": None, "cacheEnabled": False, "computedValues": None,
                 "syncByRevision": True, "usesRevisionsAsDocumentIds": True,
                 "isSmart": False, "isDisjoint": False, "writeConcern": 1,
                 "replicationFactor": 1, "numberOfShards": 1, "shardKeys": ["_key"],
@@ -377,9 +399,9 @@ class Collection:
         self._write(old["_key"], None, txn)
         return old
 
-    def truncate(self) -> None:
+    def truncate(self, txn: Optional[Transaction] = None) -> None:
         for key in list(self.docs):
-            self._store(key, None)
+            self._write(key, None, txn)
 
     # ----------------------------------------------------------------- indexes
     def ensure_index(self, spec: dict) -> tuple[Index, bool]:
@@ -459,7 +481,7 @@ class Collection:
     def dump(self) -> dict:
         return {"name": self.name, "type": self.type, "waitForSync": self.wait_for_sync,
                 "keyOptions": self.key_options, "lastValue": self.last_value,
-                "schema": self.schema, "docs": list(self.docs.values()),
+                "docs": list(self.docs.values()),
                 "indexes": [{"type": i.type, "fields": i.fields, "unique": i.unique,
                              "sparse": i.sparse, "name": i.name,
                              "expireAfter": i.expire_after} for i in self.indexes
@@ -490,6 +512,7 @@ class Database:
         name = spec.get("name")
         if not valid_collection_name(name, bool(spec.get("isSystem"))):
             raise ArangoError(1208, "illegal name: collection name invalid")
+        refuse_unenforced_properties(spec)
         if name in self.collections:
             raise ArangoError(1207, f"duplicate name: {name}")
         kind = spec.get("type", DOCUMENT_COLLECTION)

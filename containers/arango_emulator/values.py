@@ -4,9 +4,22 @@ The rules are those of ArangoDB's "Type and value order" and "Type check and
 cast functions" pages: ``null < bool < number < string < array < object``;
 arrays compare element by element (a shorter array is padded with ``null``);
 objects compare by the sorted union of their attribute names (a missing
-attribute counts as ``null``). Strings compare by code point, which is what
-ArangoDB 3.12's default server language (``en_US_POSIX``, the C locale) gives
-for ASCII text.
+attribute counts as ``null``).
+
+Strings: ArangoDB compares them (and sorts attribute names) with ICU
+collation in the server language, by default ``en_US_POSIX`` (the C locale).
+That collation puts the printable ASCII characters (and DEL) in code point
+order and keeps the whitespace controls TAB, LF, VT, FF and CR before them
+in code point order, so for text made only of those characters code point
+order *is* ArangoDB's order, and the emulator uses it. Anything else follows
+ICU's root collation (``"é"`` sorts after ``"z"``), which the emulator does
+not implement: *ordering* two different strings where either holds another
+character is refused with error 9 (HTTP 501) instead of answering in code
+point order. Equality needs no collation table: ArangoDB's collator runs at
+identical strength, so two strings are equal exactly when they are
+canonically equivalent (the same NFD form: ``"é" == "e\u0301"``), and
+:func:`equal` and the equality keys of DISTINCT, COLLECT and unique indexes
+(:func:`canonical`) decide it so for every string.
 """
 
 from __future__ import annotations
@@ -14,8 +27,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from functools import cmp_to_key
 from typing import Any
+
+from .errors import ArangoError
 
 NULL, BOOL, NUMBER, STRING, ARRAY, OBJECT = range(6)
 TYPE_NAMES = ("null", "bool", "number", "string", "array", "object")
@@ -37,6 +53,31 @@ def type_rank(value: Any) -> int:
     raise TypeError(f"not an AQL value: {type(value).__name__}")
 
 
+#: the characters en_US_POSIX collation orders by code point
+_CODE_POINT_ORDERED = re.compile(r"[\t\n\x0b\x0c\r\x20-\x7f]*")
+
+
+def collation_refused() -> ArangoError:
+    return ArangoError(9, "comparing strings with characters other than printable ASCII and "
+                          "whitespace (ICU collation) is not supported by this emulated "
+                          "server", status=501)
+
+
+def compare_strings(a: str, b: str) -> int:
+    """-1, 0 or 1, as en_US_POSIX collation orders two strings; refused where
+    that is not code point order (see the module docstring)."""
+    if a == b:
+        return 0
+    if not (_CODE_POINT_ORDERED.fullmatch(a) and _CODE_POINT_ORDERED.fullmatch(b)):
+        if string_key(a) == string_key(b):
+            return 0
+        raise collation_refused()
+    return -1 if a < b else 1
+
+
+_attribute_order = cmp_to_key(compare_strings)
+
+
 def compare(a: Any, b: Any) -> int:
     """-1, 0 or 1, by AQL's type and value order."""
     ta, tb = type_rank(a), type_rank(b)
@@ -44,7 +85,9 @@ def compare(a: Any, b: Any) -> int:
         return -1 if ta < tb else 1
     if ta == NULL:
         return 0
-    if ta in (BOOL, NUMBER, STRING):
+    if ta == STRING:
+        return compare_strings(a, b)
+    if ta in (BOOL, NUMBER):
         return (a > b) - (a < b)
     if ta == ARRAY:
         for i in range(max(len(a), len(b))):
@@ -52,7 +95,7 @@ def compare(a: Any, b: Any) -> int:
             if c:
                 return c
         return 0
-    for name in sorted(set(a) | set(b)):
+    for name in sorted(set(a) | set(b), key=_attribute_order):
         c = compare(a.get(name), b.get(name))
         if c:
             return c
@@ -60,7 +103,21 @@ def compare(a: Any, b: Any) -> int:
 
 
 def equal(a: Any, b: Any) -> bool:
-    return compare(a, b) == 0
+    """AQL's ``==``: the same type and value, strings canonically equivalent
+    (no collation order needed, so never refused)."""
+    ta, tb = type_rank(a), type_rank(b)
+    if ta != tb:
+        return False
+    if ta == NULL:
+        return True
+    if ta == STRING:
+        return a == b or string_key(a) == string_key(b)
+    if ta in (BOOL, NUMBER):
+        return a == b
+    if ta == ARRAY:
+        return all(equal(a[i] if i < len(a) else None, b[i] if i < len(b) else None)
+                   for i in range(max(len(a), len(b))))
+    return all(equal(a.get(name), b.get(name)) for name in set(a) | set(b))
 
 
 sort_key = cmp_to_key(compare)
@@ -190,6 +247,14 @@ def loads(text: str) -> Any:
     return json.loads(text, parse_constant=_reject_constant)
 
 
+def string_key(text: str) -> str:
+    """A key under which collation-equal strings are equal: canonically
+    equivalent strings share their NFD form (identical strength)."""
+    if _CODE_POINT_ORDERED.fullmatch(text):
+        return text
+    return unicodedata.normalize("NFD", text)
+
+
 def canonical(value: Any) -> Any:
     """A hashable form under which AQL-equal values are equal (``1 == 1.0``,
     ``{} == {a: null}``, ``[] == [null]``), for unique indexes and DISTINCT."""
@@ -201,13 +266,13 @@ def canonical(value: Any) -> Any:
     if t == NUMBER:
         return (NUMBER, value)
     if t == STRING:
-        return (STRING, value)
+        return (STRING, string_key(value))
     if t == ARRAY:
         items = [canonical(v) for v in value]
         while items and items[-1] == (NULL,):
             items.pop()
         return (ARRAY, tuple(items))
-    return (OBJECT, tuple(sorted((k, canonical(v)) for k, v in value.items()
+    return (OBJECT, tuple(sorted((string_key(k), canonical(v)) for k, v in value.items()
                                  if v is not None)))
 
 

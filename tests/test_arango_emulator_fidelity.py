@@ -1,0 +1,303 @@
+"""Places where the emulated ArangoDB must answer as ArangoDB 3.12 does, or refuse loudly.
+
+Expected answers come from ArangoDB's HTTP API documentation and the example
+transcripts it was generated from (a real 3.12 server): bulk document
+operations, document selectors, import, cursors, users, naming rules and TTL
+indexes. Anything the emulator does not implement must fail with an
+ArangoDB-style error, never be accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from celery_conformance.containers.arangodb import start_emulator
+
+ERROR_FIELDS = {"error", "errorNum", "errorMessage"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    store = start_emulator(str(tmp_path_factory.mktemp("arango-fidelity")),
+                           ("--ttl-frequency", "0.1"))
+    yield store
+    store.stop()
+
+
+@pytest.fixture(scope="module")
+def password(server):
+    return server.connection_info()["password"]
+
+
+@pytest.fixture(scope="module")
+def root(server, password):
+    session = requests.Session()
+    session.auth = ("root", password)
+    return session
+
+
+@pytest.fixture
+def db(server, root):
+    """The URL of a fresh database with the collections ``products`` and ``other``."""
+    name = server.new_namespace_name("fidelity")
+    assert root.post(f"{server.base_url}/_api/database", json={"name": name}).status_code == 201
+    url = f"{server.base_url}/_db/{name}"
+    for collection in ("products", "other"):
+        assert root.post(f"{url}/_api/collection", json={"name": collection}).ok
+    yield url
+    root.delete(f"{server.base_url}/_api/database/{name}")
+
+
+def assert_error(response: requests.Response, status: int, num: int) -> dict:
+    body = response.json()
+    assert response.status_code == status, body
+    assert body["error"] is True and body["code"] == status and body["errorNum"] == num, body
+    return body
+
+
+def count(root, db, collection="products") -> int:
+    return root.get(f"{db}/_api/collection/{collection}/count").json()["count"]
+
+
+# ----------------------------------------------------------- bulk operations
+def test_bulk_error_items_carry_only_error_fields(root, db):
+    url = f"{db}/_api/document/products"
+    created = root.post(url, json=[{"_key": "1"}, {"_key": "1"}, {"_key": "bad key"}]).json()
+    rev = created[0]["_rev"]
+    answers = [
+        created[1], created[2],
+        root.put(url, json=[{"_key": "1", "_rev": "_stale"}],
+                 params={"ignoreRevs": "false"}).json()[0],
+        root.patch(url, json=[{"_key": "missing"}]).json()[0],
+        root.delete(url, json=[{"_key": "1", "_rev": "_stale"}],
+                    params={"ignoreRevs": "false"}).json()[0],
+        root.put(url, json=["missing"], params={"onlyget": "true"}).json()[0],
+    ]
+    assert [a["errorNum"] for a in answers] == [1210, 1221, 1200, 1202, 1200, 1202]
+    assert all(set(a) == ERROR_FIELDS and a["error"] is True for a in answers), answers
+    assert root.get(f"{url}/1").json()["_rev"] == rev, "a failed item wrote nothing"
+
+
+def test_python_arango_sees_failed_bulk_items_as_errors(server, password, db):
+    from arango import ArangoClient
+    from arango.exceptions import ArangoServerError
+
+    name = db.rsplit("/", 1)[1]
+    products = ArangoClient(hosts=server.base_url).db(name, "root", password) \
+        .collection("products")
+    products.insert({"_key": "a", "v": 1})
+    stale = {"_key": "a", "_rev": "_stale", "v": 2}
+    [updated] = products.update_many([stale], check_rev=True)
+    [deleted] = products.delete_many([stale], check_rev=True)
+    for failed in (updated, deleted):       # not a success (a dict with _id)
+        assert isinstance(failed, ArangoServerError) and failed.error_code == 1200
+    assert products.get("a")["v"] == 1
+
+
+# -------------------------------------------------------- document selectors
+def test_documented_selectors_with_document_identifiers(root, db):
+    url = f"{db}/_api/document/products"
+    metas = root.post(url, json=[{"_key": "1", "type": "tv"},
+                                 {"_key": "2", "type": "cookbook"}]).json()
+    got = root.put(url, json=["products/1", {"_key": "2"}], params={"onlyget": "true"}).json()
+    assert [d["type"] for d in got] == ["tv", "cookbook"]
+    removed = root.delete(url, json=["products/1", "products/2"])
+    assert removed.status_code == 202 and removed.json() == metas
+    # "Unknown documents": the prefix is dropped, so other/2 is looked up in products
+    root.post(f"{db}/_api/document/other", json={"_key": "2"})
+    unknown = root.delete(url, json=["1", "other/2"])
+    assert [a["errorNum"] for a in unknown.json()] == [1202, 1202]
+    assert root.get(f"{db}/_api/document/other/2").status_code == 200
+
+
+def test_selectors_need_a_key(root, db):
+    url = f"{db}/_api/document/products"
+    root.post(url, json={"_key": "k", "v": 1})
+    selectors = [{"_id": "products/k", "v": 2}, "products/"]
+    expected = {  # an object without _key is no selector; PUT and PATCH take objects only
+        ("DELETE", False): [1205, 1205], ("PUT", True): [1205, 1205],
+        ("PUT", False): [1205, 1227], ("PATCH", False): [1205, 1227]}
+    for (method, onlyget), nums in expected.items():
+        params = {"onlyget": "true"} if onlyget else {}
+        answer = root.request(method, url, json=selectors, params=params).json()
+        assert [a.get("errorNum") for a in answer] == nums, (method, answer)
+    assert root.get(f"{url}/k").json()["v"] == 1
+
+
+# --------------------------------------------------- options never ignored
+def test_documented_import_with_complete_fails_whole(root, db):
+    body = ('{ "_key": "abc", "value1": 25, "value2": "test" }\n'
+            '{ "_key": "abc", "value1": "bar", "value2": "baz" }')
+    params = {"collection": "products", "type": "documents"}
+    failed = root.post(f"{db}/_api/import", data=body, params={**params, "complete": "true"})
+    assert failed.json() == {"code": 409, "error": True, "errorNum": 1210,
+                             "errorMessage": "unique constraint violated"}
+    assert count(root, db) == 0, "a failed complete import leaves nothing behind"
+    partial = root.post(f"{db}/_api/import", data=body + "\n\n",
+                        params={**params, "details": "true"})
+    assert partial.status_code == 201
+    assert partial.json() == {
+        "error": False, "code": 201, "created": 1, "errors": 1, "empty": 1, "updated": 0,
+        "ignored": 0, "details": [
+            "at position 1: creating document failed with error 'unique constraint "
+            "violated', offending document: {\"_key\":\"abc\",\"value1\":\"bar\","
+            "\"value2\":\"baz\"}"]}
+
+
+def test_version_attribute_is_refused_not_ignored(root, db):
+    url = f"{db}/_api/document/products"
+    root.post(url, json={"_key": "v", "version": 5})
+    lower = {"_key": "v", "version": 1}
+    for response in (
+            root.post(url, json=lower, params={"overwriteMode": "update",
+                                               "versionAttribute": "version"}),
+            root.put(f"{url}/v", json=lower, params={"versionAttribute": "version"}),
+            root.patch(url, json=[lower], params={"versionAttribute": "version"})):
+        assert_error(response, 501, 9)
+    assert root.get(f"{url}/v").json()["version"] == 5
+    query = ("INSERT {_key: 'v', version: 1} INTO products "
+             "OPTIONS {overwriteMode: 'update', versionAttribute: 'version'}")
+    assert_error(root.post(f"{db}/_api/cursor", json={"query": query}), 400, 1501)
+
+
+def test_schema_and_computed_values_are_refused_not_ignored(root, db):
+    url = f"{db}/_api/collection"
+    schema = {"rule": {"properties": {"n": {"type": "number"}}}, "level": "moderate",
+              "message": "n must be a number"}
+    computed = [{"name": "at", "expression": "RETURN DATE_NOW()", "overwrite": True}]
+    assert_error(root.post(url, json={"name": "validated", "schema": schema}), 501, 9)
+    assert_error(root.post(url, json={"name": "computed", "computedValues": computed}), 501, 9)
+    assert root.get(f"{url}/validated").status_code == 404
+    for properties in ({"schema": schema}, {"computedValues": computed}):
+        assert_error(root.put(f"{url}/products/properties", json=properties), 501, 9)
+    cleared = root.put(f"{url}/products/properties", json={"schema": None,
+                                                           "computedValues": []})
+    assert cleared.status_code == 200
+    assert (cleared.json()["schema"], cleared.json()["computedValues"]) == (None, None)
+
+
+def test_collection_level_grants_are_refused_not_ignored(server, root, db):
+    name = db.rsplit("/", 1)[1]
+    user = f"grantee-{name}"
+    root.post(f"{server.base_url}/_api/user", json={"user": user, "passwd": "pw"})
+    root.put(f"{server.base_url}/_api/user/{user}/database/{name}", json={"grant": "rw"})
+    grant = f"{server.base_url}/_api/user/{user}/database/{name}/products"
+    assert_error(root.put(grant, json={"grant": "ro"}), 501, 9)
+    assert requests.post(f"{db}/_api/document/products", json={},
+                         auth=(user, "pw")).status_code == 202
+
+
+# -------------------------------------------------------------------- cursors
+def test_last_batch_of_a_retriable_cursor_carries_no_id(root, db):
+    url = f"{db}/_api/cursor"
+    first = root.post(url, json={"query": "FOR i IN 1..5 RETURN i", "batchSize": 2,
+                                 "options": {"allowRetry": True}}).json()
+    cursor = first["id"]
+    assert root.post(f"{url}/{cursor}").json()["nextBatchId"] == "3"
+    last = root.post(f"{url}/{cursor}/3").json()
+    assert (last["result"], last["hasMore"]) == ([5], False)
+    assert "id" not in last and "nextBatchId" not in last
+    assert root.post(f"{url}/{cursor}/3").json()["result"] == [5]     # the retry
+    assert root.delete(f"{url}/{cursor}").status_code == 202
+    whole = root.post(url, json={"query": "RETURN 1", "options": {"allowRetry": True}}).json()
+    assert whole["hasMore"] is False and "id" not in whole
+
+
+def test_python_arango_retriable_cursor(server, password, db):
+    from arango import ArangoClient
+
+    name = db.rsplit("/", 1)[1]
+    client_db = ArangoClient(hosts=server.base_url).db(name, "root", password)
+    cursor = client_db.aql.execute("FOR i IN 1..5 RETURN i", batch_size=2, allow_retry=True)
+    assert list(cursor) == [1, 2, 3, 4, 5]
+    assert cursor.close() is True      # the server kept the cursor for a retry
+
+
+# ---------------------------------------------------------------------- users
+def test_non_root_user_reaching_a_missing_database_gets_401(server, root):
+    root.post(f"{server.base_url}/_api/user", json={"user": "wanderer", "passwd": "pw"})
+    root.put(f"{server.base_url}/_api/user/wanderer/database/*", json={"grant": "rw"})
+    url = f"{server.base_url}/_db/no_such_database/_api/collection"
+    assert_error(requests.get(url, auth=("wanderer", "pw")), 401, 11)
+    assert_error(root.get(url), 404, 1228)
+
+
+def test_pyarango_connects_as_a_user_without_system_access(server, root, db):
+    from pyArango.connection import Connection
+
+    name = db.rsplit("/", 1)[1]
+    user = f"worker-{name}"
+    root.post(f"{server.base_url}/_api/user", json={"user": user, "passwd": "pw"})
+    root.put(f"{server.base_url}/_api/user/{user}/database/{name}", json={"grant": "rw"})
+    own = requests.get(f"{server.base_url}/_api/user/{user}", auth=(user, "pw"))
+    assert own.status_code == 200 and own.json()["user"] == user
+    assert_error(requests.get(f"{server.base_url}/_api/collection", auth=(user, "pw")), 401, 11)
+    conn = Connection(arangoURL=server.base_url, username=user, password="pw")
+    products = conn[name]["products"]
+    doc = products.createDocument({"_key": "p", "n": 1})
+    doc.save()
+    assert products["p"]["n"] == 1
+    assert root.get(f"{db}/_api/document/products/p").json()["n"] == 1
+
+
+# ---------------------------------------------------------------------- names
+def test_documented_extended_names_are_accepted(server, password, root):
+    from arango import ArangoClient
+
+    client = ArangoClient(hosts=server.base_url)
+    system = client.db("_system", "root", password)
+    database = "España-" + server.new_namespace_name("x")[-6:]
+    assert system.create_database(database)
+    try:
+        unicode_db = client.db(database, "root", password)
+        for collection in ("😀", "犬", "كلب", "@abc123", "München"):
+            unicode_db.create_collection(collection).insert({"_key": "k", "name": collection})
+            assert unicode_db.collection(collection).get("k")["name"] == collection
+        assert {c["name"] for c in unicode_db.collections()} >= {"😀", "München"}
+        # python-arango puts names into URLs unescaped: "?" needs a client that escapes
+        url = f"{server.base_url}/_db/{quote(database)}/_api"
+        assert root.post(f"{url}/collection", json={"name": "abc? <> 123!"}).ok
+        assert root.post(f"{url}/document/{quote('abc? <> 123!')}",
+                         json={"_key": "k"}).status_code == 202
+        assert root.get(f"{url}/document/{quote('abc? <> 123!')}/k").json()["_id"] == \
+            "abc? <> 123!/k"
+    finally:
+        system.delete_database(database)
+
+
+def test_names_outside_the_extended_rules_are_refused(server, root, db):
+    bad_names = ["a/b", "a:b", " lead", "trail ", ".dot", "_under", "9lives", "tab\there",
+                 "Mu\u0308nchen"]               # the last is not NFC-normalized
+    for bad in bad_names:
+        assert_error(root.post(f"{server.base_url}/_api/database", json={"name": bad}),
+                     400, 1229)
+        assert_error(root.post(f"{db}/_api/collection", json={"name": bad}), 400, 1208)
+    assert_error(root.post(f"{server.base_url}/_api/database", json={"name": "é" * 65}),
+                 400, 1229)                     # 130 bytes: over 128
+    assert_error(root.post(f"{db}/_api/collection", json={"name": "é" * 129}), 400, 1208)
+
+
+# ------------------------------------------------------------------------ TTL
+def test_ttl_index_reads_date_strings_as_arangodb_does(root, db):
+    root.post(f"{db}/_api/index", params={"collection": "products"},
+              json={"type": "ttl", "fields": ["at"], "expireAfter": 0})
+    past = datetime.now(timezone.utc) - timedelta(seconds=5)
+    stamp = past.strftime("%Y-%m-%dT%H:%M:%S")
+    root.post(f"{db}/_api/document/products", json=[
+        {"_key": "colon-offset", "at": stamp + "+00:00"},
+        {"_key": "no-colon-offset", "at": stamp + "+0000"},     # no date for ArangoDB
+        {"_key": "short-date", "at": "2001-1-5"},
+        {"_key": "year-only", "at": "2001"},
+        {"_key": "negative-year", "at": "-2001-01-01"},          # no date for ArangoDB
+    ])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and count(root, db) > 2:
+        time.sleep(0.05)
+    left = root.post(f"{db}/_api/cursor", json={
+        "query": "FOR d IN products SORT d._key RETURN d._key"}).json()["result"]
+    assert left == ["negative-year", "no-colon-offset"]
