@@ -16,7 +16,7 @@ from pathlib import Path
 from . import config
 from .probe import tier_tests
 from .report import (LISTED_EQUIVALENT, diff_lines, enclosing, is_equivalent, load_equivalents,
-                     mutant_key, rejudged,
+                     mutant_key, rejudged, settled,
                      write_reports)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -329,17 +329,19 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         if args.rejudge or not args.run_equivalents:
             mutants = described(mutated, chosen, (base / module).read_text())
         if args.rejudge:
-            # the earlier report's survivors and errors still in the code
+            # every mutant the earlier report did not see killed or listed as
+            # equivalent: its survivors, and the mutants of code written since
             # (one cosmic-ray cannot apply is known by its place: an error again)
-            earlier = rejudged(args.rejudge, mutated.path)
-            wanted = {mutant_key(m) for m in earlier}
-            errors = {(m["line"], m["operator"], m["occurrence"]) for m in earlier
-                      if m["outcome"] == "error"}
-            chosen = [i for i in chosen if mutant_key(mutants[i.job_id]) in wanted
+            done = settled(args.rejudge, mutated.path)
+            errors = {(m["line"], m["operator"], m["occurrence"])
+                      for m in rejudged(args.rejudge, mutated.path) if m["outcome"] == "error"}
+            present = {mutant_key(m) for m in mutants.values()}
+            chosen = [i for i in chosen if mutant_key(mutants[i.job_id]) not in done
                       if i.job_id in mutants] + \
                 [i for i in chosen if i.job_id not in mutants and (
                     i.mutations[0].start_pos[0], i.mutations[0].operator_name,
                     i.mutations[0].occurrence) in errors]
+            (fdir / "present.json").write_text(json.dumps(sorted(present)))
             again = {i.job_id for i in chosen}
             db.set_multiple_results([job_id for job_id in keep if job_id not in again],
                                     WorkResult(output=NOT_SELECTED,
@@ -421,10 +423,10 @@ def main(argv=None) -> int:
                         help="also run the mutants mutation/equivalent.toml lists (a killed "
                              "one is reported as a stale entry)")
     parser.add_argument("--rejudge", metavar="REPORT",
-                        help="run again only the survivors, errors and mutants beyond the "
-                             "contract of an earlier report (reports/mutation.json), after "
-                             "new tests or triage, and rewrite that report with their new "
-                             "outcomes")
+                        help="run only the mutants an earlier report (reports/mutation.json) "
+                             "did not see killed or listed as equivalent (its survivors, and "
+                             "those of code written since), and rewrite that report with "
+                             "their outcomes")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if a non-equivalent mutant survived")
     args = parser.parse_args(argv)
@@ -457,11 +459,14 @@ def main(argv=None) -> int:
             sessions[path], judges[path] = mutate_file(config.FILES[path], args, root)
     finally:
         broker.stop_all()
+    present = {path: {tuple(k) for k in json.loads(
+        (root / (Path(path).stem.lstrip("_") or "module") / "present.json").read_text())}
+        for path in files} if args.rejudge else None
     summary = write_reports(sessions, Path(args.out), REPO,
                             {"files": files, "since": args.since, "sample": args.sample,
                              "rejudge": args.rejudge,
                              "seed": args.seed, "judges": judges,
-                             "seconds": round(time.monotonic() - started)})
+                             "seconds": round(time.monotonic() - started)}, present)
     say(summary["headline"])
     if args.strict and summary["survived"]:
         say("survivors that are not listed as equivalent: see the report")

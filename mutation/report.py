@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Optional
 
 from .probe import HARNESS_ERROR, TIMED_OUT, UNREACHED
 
@@ -159,6 +160,15 @@ def rejudged(report: str, path: str) -> list:
     return [m for name in REJUDGED_LISTS for m in doc.get(name, ()) if m["file"] == path]
 
 
+def settled(report: str, path: str) -> set:
+    """The keys of the mutants of ``path`` an earlier report saw killed (or
+    timed out) or listed as equivalent: a --rejudge run leaves them be, and
+    runs every other mutant (survivors, and those of code written since)."""
+    doc = json.loads(Path(report).read_text())
+    keys = {tuple(k) for k in doc.get("caught", {}).get(path, ())}
+    return keys | {mutant_key(m) for m in doc.get("equivalent", ()) if m["file"] == path}
+
+
 def scored(counts: dict) -> dict:
     judged = counts["run"] - counts["equivalent"] - counts["error"]
     caught = counts["killed"] + counts["timed_out"]
@@ -172,14 +182,21 @@ def summarize(mutants: list) -> dict:
     return scored({"run": len(mutants), **counts})
 
 
-def merge(earlier: dict, found: dict) -> dict:
+def merge(earlier: dict, found: dict, present: Optional[dict] = None) -> dict:
     """{file: counts}: the earlier report's counts, with each of its rejudged
-    mutants' outcomes replaced by the new one (a mutant no longer in the code
-    leaves the counts)."""
+    mutants' outcomes replaced by the new one, new mutants added, and a
+    mutant no longer in the code (``present``: each file's mutant keys)
+    leaving the counts."""
     files = {}
     for path, mutants in found.items():
         counts = dict(earlier["files"][path])
         counts.pop("score", None)
+        if present is not None:
+            for key in earlier.get("caught", {}).get(path, ()):
+                if tuple(key) not in present[path]:
+                    counts["killed"] -= 1          # (a time-out counts as caught alike)
+                    counts["run"] -= 1
+                    counts["gone"] = counts.get("gone", 0) + 1
         again = {mutant_key(m) for m in mutants}
         for name in REJUDGED_LISTS:
             for m in earlier.get(name, ()):
@@ -194,17 +211,22 @@ def merge(earlier: dict, found: dict) -> dict:
     return files
 
 
-def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
+def write_reports(sessions: dict, out: Path, repo: Path, run: dict,
+                  present: Optional[dict] = None) -> dict:
     equivalents = load_equivalents()
     found = collect(sessions, repo, equivalents)
     earlier = json.loads(Path(run["rejudge"]).read_text()) if run.get("rejudge") else None
-    files = merge(earlier, found) if earlier else \
+    files = merge(earlier, found, present) if earlier else \
         {path: summarize(mutants) for path, mutants in found.items()}
     survivors = [m for ms in found.values() for m in ms
                  if m["outcome"] in ("survived", "unreached")]
     errors = [m for ms in found.values() for m in ms if m["outcome"] == "error"]
     doc = {"run": run, "files": files,
            "survivors": survivors, "errors": errors,
+           # the killed and timed-out mutants' keys (what --rejudge leaves be)
+           "caught": {path: sorted({mutant_key(m) for m in mutants
+                                    if m["outcome"] in ("killed", "timed_out")})
+                      for path, mutants in found.items()},
            "stale_equivalents": [m for ms in found.values() for m in ms
                                  if "stale_equivalent" in m],
            "equivalent": [m for ms in found.values() for m in ms
@@ -216,6 +238,10 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict) -> dict:
         doc["equivalent"] = list(earlier.get("equivalent", ())) + doc["equivalent"]
         doc["stale_equivalents"] = list(earlier.get("stale_equivalents", ())) + \
             doc["stale_equivalents"]
+        doc["caught"] = {path: sorted({tuple(k) for k in earlier.get("caught", {}).get(path, ())
+                                       if present is None or tuple(k) in present[path]}
+                                      | {tuple(k) for k in keys})
+                         for path, keys in doc["caught"].items()}
         doc["run"] = {**earlier["run"], "rejudged": run}
         name = Path(run["rejudge"]).stem
     else:

@@ -186,11 +186,16 @@ def test_a_rejudged_report_replaces_only_its_survivors_outcomes():
                                   "unreached": 1, "equivalent": 1, "beyond_contract": 0,
                                   "error": 0, "score": 0.7778}},
                "survivors": [survivor, gone], "errors": [], "beyond_contract": []}
-    merged = merge(earlier, {"f.py": [dict(survivor, outcome="killed")]})["f.py"]
-    # 7 killed before, the survivor now killed; the mutant no longer in the code left
+    removed = ("f.py", "op", "y = 1", "y = 2", "g")
+    earlier["caught"] = {"f.py": [list(removed)]}
+    new = dict(survivor, original="z = 1", mutated="z = 2", outcome="survived")
+    present = {"f.py": {mutant_key(survivor), mutant_key(new)}}
+    merged = merge(earlier, {"f.py": [dict(survivor, outcome="killed"), new]}, present)["f.py"]
+    # 7 killed before, one of them in code since removed, the survivor now
+    # killed, a mutant of new code survives; the unreached one is gone too
     assert (merged["run"], merged["killed"], merged["survived"], merged["unreached"],
-            merged["gone"]) == (9, 8, 0, 0, 1)
-    assert merged["score"] == 1.0
+            merged["gone"]) == (9, 7, 1, 0, 2)
+    assert merged["score"] == 0.875
     assert mutant_key(survivor) != mutant_key(gone)
 
 
