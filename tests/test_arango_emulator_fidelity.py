@@ -16,22 +16,10 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from celery_conformance.containers.arangodb import start_emulator
+# the emulator and its root password, started once per module as there
+from test_arango_emulator import password, server  # noqa: F401
 
 ERROR_FIELDS = {"error", "errorNum", "errorMessage"}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    store = start_emulator(str(tmp_path_factory.mktemp("arango-fidelity")),
-                           ("--ttl-frequency", "0.1"))
-    yield store
-    store.stop()
-
-
-@pytest.fixture(scope="module")
-def password(server):
-    return server.connection_info()["password"]
 
 
 @pytest.fixture(scope="module")

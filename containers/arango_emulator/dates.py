@@ -76,6 +76,21 @@ class _Reader:
         self.text = self.text[len(digits):]
         return int(digits), digits
 
+    def field(self, low: int, high: int) -> Optional[int]:
+        """The value of the (at most two) digits in front when within
+        [low, high]; None otherwise."""
+        parsed = self.number()
+        return parsed[0] if parsed is not None and low <= parsed[0] <= high else None
+
+    def hours_minutes(self) -> Optional[tuple[int, int]]:
+        """(hours, minutes) of an ``HH:MM`` in front; None when it is not one."""
+        hours = self.field(0, 23)
+        if hours is None or not self.at(":"):
+            return None
+        self.skip()
+        minutes = self.field(0, 59)
+        return None if minutes is None else (hours, minutes)
+
 
 def parse_date_string(text: str) -> Optional[int]:
     """Milliseconds since the epoch, or None when ``text`` is no date string
@@ -91,33 +106,25 @@ def parse_date_string(text: str) -> Optional[int]:
     hour = minute = second = millisecond = offset_minutes = 0
     if reader.at("-"):
         reader.skip()
-        parsed = reader.number()
-        if parsed is None or not 1 <= parsed[0] <= 12:
+        month = reader.field(1, 12)
+        if month is None:
             return None
-        month = parsed[0]
         if reader.at("-"):
             reader.skip()
-            parsed = reader.number()
-            if parsed is None or not 1 <= parsed[0] <= 31:
+            day = reader.field(1, 31)
+            if day is None:
                 return None
-            day = parsed[0]
     if reader.at("T", " "):
         reader.skip()
-        parsed = reader.number()
-        if parsed is None or parsed[0] > 23 or not reader.at(":"):
+        clock = reader.hours_minutes()
+        if clock is None:
             return None
-        hour = parsed[0]
-        reader.skip()
-        parsed = reader.number()
-        if parsed is None or parsed[0] > 59:
-            return None
-        minute = parsed[0]
+        hour, minute = clock
         if reader.at(":"):
             reader.skip()
-            parsed = reader.number()
-            if parsed is None or parsed[0] > 59:
+            second = reader.field(0, 59)
+            if second is None:
                 return None
-            second = parsed[0]
             if reader.at("."):
                 reader.skip()
                 parsed = reader.number(max_digits=None)
@@ -129,14 +136,10 @@ def parse_date_string(text: str) -> Optional[int]:
     elif reader.at("+", "-"):
         sign = 1 if reader.text[0] == "+" else -1
         reader.skip()
-        hours = reader.number()
-        if hours is None or hours[0] > 23 or not reader.at(":"):
+        offset = reader.hours_minutes()
+        if offset is None:
             return None
-        reader.skip()
-        minutes = reader.number()
-        if minutes is None or minutes[0] > 59:
-            return None
-        offset_minutes = sign * (hours[0] * 60 + minutes[0])
+        offset_minutes = sign * (offset[0] * 60 + offset[1])
     if reader.text:
         return None
     ms = (days_from_civil(year[0], month, day) * DAY_MS + hour * 3600000 + minute * 60000
