@@ -116,7 +116,7 @@ class ReferenceKeyValueBackend(ConformantBackendMixin, KeyValueStoreBackend):
 
     def _set_with_state(self, key, value, state):
         key = bytes_to_str(key)
-        self._check_size(key, value)
+        self._check_size(key, value, state)
         sticky = key.startswith(self.task_keyprefix)
         self._put(key, value, state, sticky=sticky)
 
@@ -124,9 +124,14 @@ class ReferenceKeyValueBackend(ConformantBackendMixin, KeyValueStoreBackend):
         """Delete ``key``; deleting a missing key is no error."""
         self._remove(bytes_to_str(key))
 
-    def _check_size(self, key: str, value) -> None:
-        size = len(value) if isinstance(value, (bytes, bytearray)) else \
+    def _stored_size(self, key: str, value, state: Optional[str]) -> int:
+        """The bytes the store is sent for this record, compared with
+        ``max_payload_bytes``: here the encoded value itself."""
+        return len(value) if isinstance(value, (bytes, bytearray)) else \
             len(value.encode("utf-8", "surrogatepass"))
+
+    def _check_size(self, key: str, value, state: Optional[str] = None) -> None:
+        size = self._stored_size(key, value, state)
         if size > self.max_payload_bytes:
             raise ResultTooLargeError(
                 f"{key}: the encoded record is {size} bytes, over this backend's size limit "

@@ -28,12 +28,49 @@ What it does differently from Celery 5.7's backend, and why:
   SHA-256 (the full key is kept in the document and checked on read).
 * **One query per batch** for ``mget`` (``ARRAY_CONTAINS(@ids, c.id)``, 100
   ids a query), not one request per key.
+* **Reads before it creates.** On first use it reads the database and the
+  container and creates only what is missing, so an account that refuses
+  metadata writes with the key (``disableKeyBasedMetadataWriteAccess``:
+  403 on every create) works once both exist, and no control-plane quota
+  is spent on creates that would answer 409. What is missing and cannot be
+  created raises :class:`~celery.exceptions.ImproperlyConfigured` naming it
+  and the fix. A 403 on a create is no error when the resource is there
+  after all (created meanwhile by someone else).
+* **Checks the container it finds.** It must be partitioned on ``/id``
+  (reads give the id as partition key: on any other path every read
+  answers 404 and every result reads PENDING although writes succeed), and,
+  when ``result_expires`` is set, have time to live on (``defaultTtl``
+  present: -1 or a number), or the per-item ``ttl`` is ignored and results
+  never expire on the server (Celery's own backend creates its container
+  with TTL off). Either mismatch raises ImproperlyConfigured naming the fix.
 * **Expiry.** Each document carries ``written_at`` (client clock, seconds
-  since the epoch) and, when ``result_expires`` is set, a per-item ``ttl``
-  (the container is created with TTL on and no default), so the server
-  expires results itself; :meth:`cleanup` deletes documents written before
-  ``now - result_expires`` on any server, each with ``If-Match`` so a
-  document rewritten meanwhile stays.
+  since the epoch) and a per-item ``ttl``: ``result_expires`` in whole
+  seconds, at most 2147483647 (Cosmos DB's largest ``ttl``), or -1 (never)
+  when it is unset (the container is created with TTL on and no default),
+  so the server expires results itself; :meth:`cleanup` deletes documents
+  written before ``now - result_expires`` on any server, each with
+  ``If-Match`` so a document rewritten meanwhile stays.
+* **Size.** Cosmos DB limits the stored JSON document (2 MiB), not the
+  value: base64 (binary serializers) and JSON escaping make the document
+  up to several times larger than the encoded result. The document is
+  measured as the SDK sends it (compact JSON, non-ASCII escaped) and one
+  over :attr:`max_payload_bytes` raises ResultTooLargeError before anything
+  is sent, never a 413 from the service.
+* **Consistency.** ``cosmosdbsql_consistency_level`` (default ``Session``)
+  is sent with every request and can only *relax* the account's default
+  consistency, never strengthen it: on an account whose default is weaker
+  (ConsistentPrefix, Eventual) a stronger level such as Session or Strong
+  is not granted, so set it to the account's level or weaker; on an account whose default is stronger (Strong,
+  BoundedStaleness), ``Session`` relaxes this client's reads to Session.
+  Session consistency gives read-your-own-writes, monotonic reads and
+  consistent prefix *within one session*, which is one client (one
+  backend object, one process): another process (the caller polling
+  ``AsyncResult.get()`` while a worker writes) holds no session token of
+  the writer and may read a stale value (PENDING after SUCCESS, an older
+  state) for a short while, within a region usually milliseconds; Celery's
+  polling reads again. Only Strong (or BoundedStaleness within its bound)
+  guarantees every process the latest write, and only on an account whose
+  default is that strong.
 * **Retries.** The SDK retries throttling (429, honouring its retry-after)
   within ``cosmosdbsql_max_retry_attempts`` and
   ``cosmosdbsql_max_retry_wait_time``; Celery's retry loop
@@ -46,6 +83,7 @@ What it does differently from Celery 5.7's backend, and why:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import threading
@@ -86,6 +124,21 @@ ID_LIMIT = 255
 _UNSAFE_ID_CHARS = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
 #: ids queried per mget query
 MGET_BATCH = 100
+#: the partition key path every read relies on (the id is the partition key)
+PARTITION_KEY_PATH = "/id"
+#: Cosmos DB's largest item: 2 MiB of JSON
+MAX_ITEM_BYTES = 2 * 1024 * 1024
+#: room left in an item for the system properties the service adds to the
+#: document sent (_rid, _self, _etag, _attachments, _ts: about 200 bytes)
+SYSTEM_PROPERTIES_BYTES = 1024
+#: Cosmos DB's largest per-item ttl, in seconds (about 68 years)
+MAX_TTL_SECONDS = 2147483647
+#: the fix for a missing database or container, or one set up otherwise
+CREATE_HINT = ("create it in the Azure portal (Data Explorer) or with the Azure CLI: "
+               "az cosmosdb sql container create --account-name ACCOUNT "
+               "--resource-group GROUP --database-name {database} --name {container} "
+               "--partition-key-path /id --ttl -1 (TTL on, no default; create the database "
+               "first with az cosmosdb sql database create ... --name {database})")
 
 
 def _first(*values):
@@ -115,8 +168,9 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
     read_timeout = 60
     #: conditional write rounds before a write under contention gives up
     max_write_rounds = 100
-    #: Cosmos documents hold at most 2 MiB; the value gets 2 MiB - 16 KiB
-    max_payload_bytes = 2 * 1024 * 1024 - 16 * 1024
+    #: largest JSON document sent, in bytes, as the SDK sends it: Cosmos
+    #: items hold 2 MiB, with room kept for the service's system properties
+    max_payload_bytes = MAX_ITEM_BYTES - SYSTEM_PROPERTIES_BYTES
 
     def __init__(self, url=None, database_name=None, collection_name=None,
                  consistency_level=None, max_retry_attempts=None,
@@ -259,8 +313,9 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
 
     @property
     def container(self):
-        """The results container, created (with its database) on first use;
-        a concurrent creator elsewhere is no error."""
+        """The results container, checked on first use: the database and the
+        container are read, only what is missing is created, and a container
+        set up otherwise raises ImproperlyConfigured (module docstring)."""
         container = self._container
         if container is not None:
             return container
@@ -268,22 +323,88 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
             if self._container is None:
                 client = self._client or self._new_client()
                 self._client = client
-                database = self._create_if_absent(
-                    lambda: client.create_database(self._database_name),
-                    lambda: client.get_database_client(self._database_name))
-                self._container = self._create_if_absent(
-                    lambda: database.create_container(
-                        self._collection_name, partition_key=cosmos.PartitionKey(path="/id"),
-                        default_ttl=-1),
-                    lambda: database.get_container_client(self._collection_name))
+                database = self._open_database(client)
+                self._container = self._open_container(database)
             return self._container
 
+    @property
+    def _path(self) -> str:
+        return f"{self._database_name}/{self._collection_name}"
+
+    def _hint(self) -> str:
+        return CREATE_HINT.format(database=self._database_name, container=self._collection_name)
+
     @staticmethod
-    def _create_if_absent(create, existing):
+    def _properties_or_none(read) -> Optional[dict]:
+        """What ``read()`` answers, None when the resource does not exist."""
+        try:
+            return read()
+        except cosmos_errors.CosmosResourceNotFoundError:
+            return None
+
+    def _create_missing(self, what: str, create, read):
+        """Create a missing resource, answering what ``create()`` answers, or
+        ``read()`` when it exists after all (409, or 403 with it there)."""
         try:
             return create()
         except cosmos_errors.CosmosResourceExistsError:
-            return existing()
+            return read()
+        except cosmos_errors.CosmosHttpResponseError as exc:
+            if exc.status_code != 403:
+                raise
+            properties = self._properties_or_none(read)
+            if properties is not None:
+                return properties
+            raise ImproperlyConfigured(
+                f"Cosmos DB {what} does not exist, and the account refuses to create it "
+                f"with the account key (403 Forbidden: metadata writes with keys are "
+                f"disabled). Either {self._hint()}; or allow metadata writes with keys: "
+                f"az cosmosdb update --name ACCOUNT --resource-group GROUP "
+                f"--disable-key-based-metadata-write-access false") from exc
+
+    def _open_database(self, client):
+        database = client.get_database_client(self._database_name)
+        if self._properties_or_none(database.read) is None:
+            self._create_missing(
+                f"database {self._database_name!r} (for container {self._path!r})",
+                lambda: client.create_database(self._database_name),
+                database.read)
+        return database
+
+    def _open_container(self, database):
+        container = database.get_container_client(self._collection_name)
+        properties = self._properties_or_none(container.read)
+        if properties is None:
+            properties = self._create_missing(
+                f"container {self._path!r}",
+                lambda: database.create_container(
+                    self._collection_name,
+                    partition_key=cosmos.PartitionKey(path=PARTITION_KEY_PATH),
+                    default_ttl=-1).read(),
+                container.read)
+        self._check_container(properties)
+        return container
+
+    def _check_container(self, properties: dict) -> None:
+        """Refuse a container this backend would silently misuse."""
+        paths = (properties.get("partitionKey") or {}).get("paths")
+        if paths != [PARTITION_KEY_PATH]:
+            raise ImproperlyConfigured(
+                f"Cosmos DB container {self._path!r} is partitioned on {paths}, not "
+                f"['{PARTITION_KEY_PATH}']: this backend reads each result with its id as "
+                f"partition key, so every result would read PENDING. A partition key cannot "
+                f"be changed: use a container partitioned on {PARTITION_KEY_PATH} "
+                f"(set cosmosdbsql_collection_name to a new name, or delete this one); "
+                f"{self._hint()}")
+        if self.expires and properties.get("defaultTtl") is None:
+            raise ImproperlyConfigured(
+                f"Cosmos DB container {self._path!r} has time to live off (no defaultTtl; "
+                f"Celery's own cosmosdbsql backend creates it so): results would never expire "
+                f"on the server although result_expires is {self.expires!r}. Turn time to "
+                f"live on with no default: in the Azure portal (Data Explorer > Settings > "
+                f"Time to Live: On (no default)) or az cosmosdb sql container update "
+                f"--account-name ACCOUNT --resource-group GROUP --database-name "
+                f"{self._database_name} --name {self._collection_name} --ttl -1")
 
     def close(self) -> None:
         """Close the HTTP session of this backend's client."""
@@ -316,9 +437,26 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
                "status": state, "written_at": time.time()}
         if encoding:
             doc["value_encoding"] = encoding
-        if self.expires:
-            doc["ttl"] = max(1, math.ceil(float(self.expires)))  # whole seconds
+        doc["ttl"] = self._item_ttl()
         return doc
+
+    def _item_ttl(self) -> int:
+        """``result_expires`` in whole seconds within Cosmos DB's bounds
+        (1 to 2147483647), or -1 (never) when results do not expire."""
+        if not self.expires:
+            return -1
+        return min(MAX_TTL_SECONDS, max(1, math.ceil(float(self.expires))))
+
+    @staticmethod
+    def _json_size(doc: dict) -> int:
+        """Bytes of ``doc`` as azure-cosmos sends it: compact JSON with
+        non-ASCII characters escaped."""
+        return len(json.dumps(doc, separators=(",", ":")))
+
+    def _stored_size(self, key, value, state):
+        """Bytes of the JSON document sent for this record (what Cosmos DB
+        limits), not of the encoded value."""
+        return self._json_size(self._document(key, value, state))
 
     def _read_document(self, doc_id: str) -> Optional[dict]:
         try:

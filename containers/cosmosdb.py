@@ -6,6 +6,12 @@ testcontainers; otherwise the independent server ``@vercel/cosmosdb-server``
 HTTP by ``cosmosdb_launcher.js``, which fixes what its 1.0.1 gets wrong (see
 the launcher).
 
+The independent server can be made to answer as a real account does where
+1.0.1 is silent (:class:`RealAccountRules`: 403 on metadata writes, 413 on
+documents over 2 MiB, 429 throttling), with ``from_local(workdir,
+rules=...)`` or ``CELERY_CONFORMANCE_COSMOSDB_RULES``, e.g.
+``no-metadata-writes,document-limit,throttle-fraction=0.3``. Off by default.
+
 URLs: ``cosmosdbsql://:KEY@HOST[:PORT]`` (Celery's form: https, port 443 by
 default), ``cosmosdbsql+https://`` and ``cosmosdbsql+http://`` (explicit
 scheme) and ``https://:KEY@ACCOUNT.documents.azure.com``. The key is URL-quoted
@@ -28,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Optional, TextIO
 from urllib.parse import quote, unquote
 
@@ -53,6 +59,97 @@ PROGRESS_EVERY_S = 5.0
 #: URL scheme -> the transport it means
 SCHEMES = {"cosmosdbsql": "https", "cosmosdbsql+https": "https", "cosmosdbsql+http": "http"}
 DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+#: Cosmos DB's largest item, in bytes of JSON
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+#: the environment variable naming the real-account rules of the local server
+RULES_ENV_VAR = "CELERY_CONFORMANCE_COSMOSDB_RULES"
+#: the header that makes a request to the local server stand for the control
+#: plane (portal, CLI, Azure Resource Manager): let through whatever the rules say
+CONTROL_PLANE_HEADERS = {"x-conformance-control-plane": "1"}
+
+
+# ------------------------------------------------------ real-account rules
+@dataclass(frozen=True)
+class RealAccountRules:
+    """What the independent server answers as a real account does, where
+    1.0.1 is silent (flags of ``cosmosdb_launcher.js``); all off by default.
+
+    * ``no_metadata_writes``: 403 on creating, replacing or deleting a
+      database or container with the key (``disableKeyBasedMetadataWriteAccess``);
+      the store's own namespace set-up goes through as the control plane and
+      also creates the default container ``celerycol`` (/id, TTL on), as an
+      administrator would;
+    * ``document_limit``: 413 on a document write over 2 MiB;
+    * ``throttle_first`` / ``throttle_fraction``: 429 with
+      ``x-ms-retry-after-ms: retry_after_ms`` on the first N requests / on
+      that fraction of requests, spread evenly.
+    """
+
+    no_metadata_writes: bool = False
+    document_limit: bool = False
+    throttle_first: int = 0
+    throttle_fraction: float = 0.0
+    retry_after_ms: int = 10
+
+    FLAGS = ("no-metadata-writes", "document-limit")
+    NUMBERS = {"throttle-first": int, "throttle-fraction": float, "retry-after-ms": int}
+
+    def __post_init__(self) -> None:
+        if self.throttle_first < 0 or self.retry_after_ms < 0 or \
+                not 0.0 <= self.throttle_fraction <= 1.0:
+            raise ValueError("throttle_first and retry_after_ms must be >= 0, "
+                             "throttle_fraction from 0 to 1")
+
+    @classmethod
+    def parse(cls, text: str) -> "RealAccountRules":
+        """Rules from ``no-metadata-writes,document-limit,throttle-first=N,
+        throttle-fraction=F,retry-after-ms=MS`` (any subset, any order)."""
+        values: dict = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, eq, number = item.partition("=")
+            if name in cls.FLAGS and not eq:
+                values[name.replace("-", "_")] = True
+            elif name in cls.NUMBERS and eq:
+                try:
+                    values[name.replace("-", "_")] = cls.NUMBERS[name](number)
+                except ValueError:
+                    raise ValueError(f"{RULES_ENV_VAR}: {name} needs a number, "
+                                     f"got {number!r}") from None
+            else:
+                raise ValueError(
+                    f"{RULES_ENV_VAR}: unknown rule {item!r}; use a comma-separated subset of "
+                    f"{', '.join(cls.FLAGS)}, throttle-first=N, throttle-fraction=F, "
+                    f"retry-after-ms=MS")
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ValueError(f"{RULES_ENV_VAR}: {exc}") from None
+
+    @property
+    def active(self) -> bool:
+        """True when any rule is on."""
+        return self != type(self)()
+
+    @classmethod
+    def from_environment(cls) -> "RealAccountRules":
+        return cls.parse(os.environ.get(RULES_ENV_VAR, ""))
+
+    def launcher_args(self) -> list:
+        """The launcher's flags for these rules (none when all are off)."""
+        args = []
+        if self.no_metadata_writes:
+            args.append("--no-metadata-writes")
+        if self.document_limit:
+            args += ["--max-document-bytes", str(MAX_DOCUMENT_BYTES)]
+        if self.throttle_first:
+            args += ["--throttle-first", str(self.throttle_first)]
+        if self.throttle_fraction:
+            args += ["--throttle-fraction", repr(self.throttle_fraction)]
+        if self.throttle_first or self.throttle_fraction:
+            args += ["--retry-after-ms", str(self.retry_after_ms)]
+        return args
 
 
 # ----------------------------------------------------------------- URLs
@@ -157,9 +254,11 @@ class CosmosDBStore(StoreServer):
     def __init__(self, url: str, *, route: str = "url", kind: str = "real",
                  version: Optional[str] = None, lacks: Optional[dict] = None,
                  verify_tls: Optional[bool] = None, process: Optional[ServerProcess] = None,
-                 container=None) -> None:
+                 container=None, rules: Optional[RealAccountRules] = None) -> None:
         super().__init__()
         self.endpoint = parse_url(url)
+        #: the real-account rules the local server was started with
+        self.rules = rules or RealAccountRules()
         self.route, self.kind = route, kind
         self.lacks = dict(lacks or {})
         self.verify_tls = (not self.endpoint.is_loopback) if verify_tls is None else verify_tls
@@ -179,15 +278,19 @@ class CosmosDBStore(StoreServer):
 
     # -- admin client ------------------------------------------------------
     def client(self):
-        """The admin client (azure-cosmos), made on first use."""
+        """The admin client (azure-cosmos), made on first use. Under
+        real-account rules it stands for the control plane (portal, CLI):
+        its requests are neither refused nor throttled."""
         with self._client_lock:
             if self._client is None:
                 from azure.cosmos import CosmosClient
 
+                control_plane = {"headers": dict(CONTROL_PLANE_HEADERS)} if self.rules.active \
+                    else {}
                 self._client = CosmosClient(
                     self.endpoint.base, credential=self.endpoint.key,
                     enable_endpoint_discovery=False, connection_timeout=10,
-                    connection_verify=self.verify_tls)
+                    connection_verify=self.verify_tls, **control_plane)
             return self._client
 
     def _server_version(self) -> str:
@@ -220,9 +323,22 @@ class CosmosDBStore(StoreServer):
         return dataclasses.replace(proxied, settings={
             **proxied.settings, "cosmosdbsql_endpoint_discovery": False})
 
+    def create_container_as_admin(self, database: str, container: str,
+                                  partition_key_path: str = "/id",
+                                  default_ttl: Optional[int] = -1):
+        """Create a container as an administrator would (portal, CLI),
+        whatever the rules; ``default_ttl`` None leaves time to live off."""
+        from azure.cosmos import PartitionKey
+
+        options = {} if default_ttl is None else {"default_ttl": default_ttl}
+        return self.client().get_database_client(database).create_container(
+            container, partition_key=PartitionKey(partition_key_path), **options)
+
     def create_namespace(self, label: str) -> Namespace:
         name = self.new_namespace_name(label)
         self.client().create_database(name)
+        if self.rules.no_metadata_writes:  # no backend could create it
+            self.create_container_as_admin(name, "celerycol")
         return Namespace(name=name, url=self.endpoint.url(), store=self,
                          settings={"cosmosdbsql_database_name": name},
                          trust_settings=self.trust_settings())
@@ -256,14 +372,15 @@ class CosmosDBStore(StoreServer):
     def connection_info(self) -> dict:
         return {"url": self.endpoint.url(), "kind": self.kind, "route": self.route,
                 "version": self.version, "lacks": dict(self.lacks),
-                "verify_tls": self.verify_tls}
+                "verify_tls": self.verify_tls, "rules": asdict(self.rules)}
 
 
 def from_connection_info(info: dict) -> StoreServer:
     """The controller's server, for an xdist worker (which never stops it)."""
     return CosmosDBStore(info["url"], route=info.get("route", "url"),
                          kind=info.get("kind", "real"), version=info.get("version") or "unknown",
-                         lacks=info.get("lacks"), verify_tls=info.get("verify_tls"))
+                         lacks=info.get("lacks"), verify_tls=info.get("verify_tls"),
+                         rules=RealAccountRules(**info.get("rules", {})))
 
 
 # ------------------------------------------------- the independent server
@@ -486,13 +603,16 @@ class CosmosDBProvider(StoreProvider):
                     f"on first use ({NODE_INSTALL_HINT})")
         return None
 
-    def from_local(self, workdir: str) -> StoreServer:
+    def from_local(self, workdir: str, rules: Optional[RealAccountRules] = None) -> StoreServer:
+        """The independent server, answering as a real account does by
+        ``rules`` (else by ``CELERY_CONFORMANCE_COSMOSDB_RULES``; else as 1.0.1)."""
+        rules = rules if rules is not None else RealAccountRules.from_environment()
         package_dir = ensure_server_installed()
         base = tempfile.mkdtemp(prefix="cosmosdb-", dir=workdir)   # one per server started
         os.makedirs(base, exist_ok=True)
         process = ServerProcess(
             [shutil.which("node") or "node", LAUNCHER, package_dir,
-             "--host", "127.0.0.1", "--port", "0"],
+             "--host", "127.0.0.1", "--port", "0", *rules.launcher_args()],
             log_path=os.path.join(base, "server.log"), cwd=base)
         port: list[int] = []
 
@@ -511,7 +631,7 @@ class CosmosDBProvider(StoreProvider):
         url = CosmosEndpoint("http", "127.0.0.1", port[0], EMULATOR_KEY).url()
         return CosmosDBStore(url, route="local", kind="independent",
                              version=f"{SERVER_PACKAGE} {SERVER_VERSION}",
-                             lacks=INDEPENDENT_LACKS, process=process)
+                             lacks=INDEPENDENT_LACKS, process=process, rules=rules)
 
 
 PROVIDER = CosmosDBProvider()

@@ -10,22 +10,71 @@
 // Logs one line per request (method, path, status, milliseconds) and never
 // any header. Prints "listening on http://HOST:PORT" once ready.
 //
+// Optional flags make it answer what a real account answers where 1.0.1 is
+// silent (none is on by default):
+//   --no-metadata-writes      403 Forbidden on creating, replacing or deleting a
+//                             database or container, as an account with
+//                             disableKeyBasedMetadataWriteAccess does; a request
+//                             carrying the header "x-conformance-control-plane: 1"
+//                             stands for the portal/CLI (Azure Resource Manager)
+//                             and is let through
+//   --max-document-bytes N    413 RequestEntityTooLarge on a document write
+//                             (create, upsert, replace) whose body is over N
+//                             bytes (a real account: 2 MiB, 2097152)
+//   --throttle-first N        429 TooManyRequests on the first N requests
+//   --throttle-fraction F     429 on a fraction F (0..1) of requests, spread
+//                             evenly (F=0.5: every second one), deterministically
+//   --retry-after-ms MS       the x-ms-retry-after-ms a 429 carries (default 10)
+// Throttling counts every request but the account read (GET /) and
+// control-plane requests.
+//
 // usage: node cosmosdb_launcher.js MODULE_DIR [--host 127.0.0.1] [--port 0]
+//          [--no-metadata-writes] [--max-document-bytes N]
+//          [--throttle-first N] [--throttle-fraction F] [--retry-after-ms MS]
 "use strict";
 
 const path = require("path");
 
+const USAGE = "usage: cosmosdb_launcher.js MODULE_DIR [--host H] [--port P] " +
+  "[--no-metadata-writes] [--max-document-bytes N] [--throttle-first N] " +
+  "[--throttle-fraction F] [--retry-after-ms MS]\n";
+
+function usageError(message) {
+  process.stderr.write(`cosmosdb_launcher.js: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function numberArg(argv, i, name, { integer = true, min = 0, max = Infinity } = {}) {
+  const text = argv[i];
+  const value = integer ? Number.parseInt(text, 10) : Number.parseFloat(text);
+  if (text === undefined || !/^[0-9.]+$/.test(text) || Number.isNaN(value) ||
+      value < min || value > max) {
+    usageError(`${name} needs a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
 function parseArgs(argv) {
-  const args = { moduleDir: null, host: "127.0.0.1", port: 0 };
+  const args = {
+    moduleDir: null, host: "127.0.0.1", port: 0,
+    noMetadataWrites: false, maxDocumentBytes: 0,
+    throttleFirst: 0, throttleFraction: 0, retryAfterMs: 10,
+  };
   for (let i = 0; i < argv.length; i += 1) {
-    if (argv[i] === "--host") args.host = argv[(i += 1)];
-    else if (argv[i] === "--port") args.port = parseInt(argv[(i += 1)], 10);
-    else args.moduleDir = argv[i];
+    const arg = argv[i];
+    if (arg === "--host") args.host = argv[(i += 1)];
+    else if (arg === "--port") args.port = parseInt(argv[(i += 1)], 10);
+    else if (arg === "--no-metadata-writes") args.noMetadataWrites = true;
+    else if (arg === "--max-document-bytes") {
+      args.maxDocumentBytes = numberArg(argv, (i += 1), arg, { min: 1 });
+    } else if (arg === "--throttle-first") args.throttleFirst = numberArg(argv, (i += 1), arg);
+    else if (arg === "--throttle-fraction") {
+      args.throttleFraction = numberArg(argv, (i += 1), arg, { integer: false, max: 1 });
+    } else if (arg === "--retry-after-ms") args.retryAfterMs = numberArg(argv, (i += 1), arg);
+    else if (arg.startsWith("--")) usageError(`unknown option ${arg}`);
+    else args.moduleDir = arg;
   }
-  if (!args.moduleDir) {
-    process.stderr.write("usage: cosmosdb_launcher.js MODULE_DIR [--host H] [--port P]\n");
-    process.exit(2);
-  }
+  if (!args.moduleDir) usageError("no MODULE_DIR");
   return args;
 }
 
@@ -52,7 +101,64 @@ function wrapHandler(lib, name, wrap) {
   handler.default = wrap(handler.default);
 }
 
-function patchServerModule(lib) {
+const CONTROL_PLANE_HEADER = "x-conformance-control-plane";
+
+// The answers a real account gives where 1.0.1 says nothing: a function
+// (req, handler) -> [status, headers, body] or null (no objection).
+function realAccountRules(lib, args) {
+  const handlerOf = (name) => require(path.join(lib, "handler", name)).default;
+  const metadataWrites = new Set([
+    "create-database", "create-collection", "replace-collection",
+    "delete-database", "delete-collection"].map(handlerOf));
+  const documentWrites = new Set(
+    ["create-document", "upsert-document", "replace-document"].map(handlerOf));
+  const accountRead = handlerOf("read-meta");
+  let counted = 0;
+
+  const throttled = () => {
+    counted += 1;
+    if (counted <= args.throttleFirst) return true;
+    const f = args.throttleFraction;
+    return f > 0 && Math.floor(counted * f) > Math.floor((counted - 1) * f);
+  };
+
+  return (req, handler) => {
+    if (req.headers[CONTROL_PLANE_HEADER] === "1") return null;
+    if (handler !== accountRead && (args.throttleFirst || args.throttleFraction) &&
+        throttled()) {
+      const headers = { "x-ms-retry-after-ms": String(args.retryAfterMs), "x-ms-substatus": "3200" };
+      return [429, headers, {
+        code: "TooManyRequests",
+        message: "Request rate is large. More Request Units may be needed, so no changes " +
+          "were made. Please retry this request later.",
+      }];
+    }
+    if (args.noMetadataWrites && metadataWrites.has(handler)) {
+      // the resource type: the last segment of /dbs, /dbs/D/colls; the one
+      // before the name in /dbs/D, /dbs/D/colls/C
+      const segments = (req.url || "").split("?")[0].split("/").filter(Boolean);
+      const resource = segments[segments.length - 1 - ((segments.length + 1) % 2)] || "dbs";
+      return [403, {}, {
+        code: "Forbidden",
+        message: `Operation '${req.method}' on resource '${resource}' is not allowed ` +
+          "through Azure Cosmos DB endpoint. Please switch on such operations for your " +
+          "account, or perform this operation through Azure Resource Manager, Azure " +
+          "Portal, Azure CLI or Azure Powershell",
+      }];
+    }
+    const length = Number.parseInt(req.headers["content-length"] || "0", 10);
+    if (args.maxDocumentBytes && documentWrites.has(handler) &&
+        length > args.maxDocumentBytes) {
+      return [413, {}, {
+        code: "RequestEntityTooLarge",
+        message: `Request size is too large: ${length} bytes, over ${args.maxDocumentBytes}`,
+      }];
+    }
+    return null;
+  };
+}
+
+function patchServerModule(lib, args) {
   const partitionKeys = require(path.join(lib, "utils", "get-partition-from-header"));
 
   // 1.0.1 dereferences the missing document and answers 500.
@@ -90,6 +196,7 @@ function patchServerModule(lib) {
   });
 
   // Every error answer carries a Cosmos error code, as the service's do.
+  const refusal = realAccountRules(lib, args);
   const routes = require(path.join(lib, "routes"));
   const route = routes.default;
   routes.default = (req) => {
@@ -97,6 +204,14 @@ function patchServerModule(lib) {
     if (!found) return found;
     const [params, handler] = found;
     return [params, async (account, req2, res, params2) => {
+      const refused = refusal(req2, handler);
+      if (refused) {
+        // the request body is left unread: Node discards it once answered
+        const [status, headers, body] = refused;
+        res.statusCode = status;
+        Object.entries(headers).forEach(([name, value]) => res.setHeader(name, value));
+        return body;
+      }
       const body = await handler(account, req2, res, params2);
       if (res.statusCode > 399 && body && typeof body === "object" && !body.code) {
         body.code = ERROR_CODES[res.statusCode] || "Error";
@@ -109,7 +224,7 @@ function patchServerModule(lib) {
 function main() {
   const args = parseArgs(process.argv.slice(2));
   const lib = path.join(path.resolve(args.moduleDir), "lib");
-  patchServerModule(lib);
+  patchServerModule(lib, args);
   const { createHttpServer } = require(lib);
 
   const server = createHttpServer({ keepAlive: true });

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import logging
+import re
 import socketserver
 import threading
 import uuid
@@ -324,3 +325,234 @@ def test_proxy_from_the_environment_is_used(make, namespace, monkeypatch):
     finally:
         proxy.close()
     assert any(path.startswith("http://") for _, path in proxy.requests), proxy.requests
+
+
+# ------------------------------------------- against a server answering as a real account
+@pytest.fixture(scope="module")
+def strict_store(tmp_path_factory):
+    """The local server refusing metadata writes with the key (403) and
+    documents over 2 MiB (413), as a locked-down real account does."""
+    from celery_conformance.containers.cosmosdb import PROVIDER, RealAccountRules
+
+    reason = PROVIDER.local_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"not run: {reason}")
+    server = PROVIDER.from_local(str(tmp_path_factory.mktemp("cosmosdb-strict")),
+                                 rules=RealAccountRules(no_metadata_writes=True,
+                                                        document_limit=True))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def strict_make(strict_store):
+    """(namespace, make): a database pre-created with the container
+    ``celerycol`` (/id, TTL on), as an administrator does, and backends on it."""
+    ns = strict_store.create_namespace("strict")
+    made = []
+
+    def make_backend(**conf):
+        backend = backend_for(ns.url, **dict(ns.settings, **conf))
+        made.append(backend)
+        return backend
+
+    yield ns, make_backend
+    for backend in made:
+        backend.close()
+    strict_store.drop_namespace(ns)
+
+
+def _statuses(store, status: int) -> int:
+    """How many requests the server has answered with ``status`` so far."""
+    return len(re.findall(rf" (?:GET|POST|PUT|DELETE) \S+ {status} ", store.log_tail(100000)))
+
+
+def test_without_metadata_writes_the_backend_uses_what_exists(strict_store, strict_make):
+    """It reads the database and the container first and creates nothing:
+    no create is sent (none refused), and results round-trip."""
+    ns, make = strict_make
+    refused_before = _statuses(strict_store, 403)
+    backend = make()
+    backend.store_result("exists", {"v": 1}, states.SUCCESS)
+    assert backend.get_task_meta("exists", cache=False)["result"] == {"v": 1}
+    assert backend.get_task_meta("never-stored", cache=False)["status"] == states.PENDING
+    assert _statuses(strict_store, 403) == refused_before
+
+
+@pytest.mark.parametrize("missing", ["container", "database"])
+def test_without_metadata_writes_what_is_missing_is_named_with_the_fix(strict_make, missing):
+    ns, make = strict_make
+    if missing == "container":
+        backend = make(cosmosdbsql_collection_name="absent")
+        named = f"container '{ns.name}/absent'"
+    else:
+        backend = make(cosmosdbsql_database_name="cc_absent_database")
+        named = "database 'cc_absent_database'"
+    with pytest.raises(ImproperlyConfigured) as caught:
+        backend.store_result("t", 1, states.SUCCESS)
+    message = str(caught.value)
+    assert f"{named}" in message and "does not exist" in message, message
+    assert "403" in message and "--partition-key-path /id --ttl -1" in message
+    assert "--disable-key-based-metadata-write-access false" in message
+    assert KEY not in message and QUOTED not in message
+    # nothing is cached: once an administrator creates it, the backend works
+    with pytest.raises(ImproperlyConfigured):
+        backend.get_task_meta("t", cache=False)
+
+
+def test_a_403_on_creating_what_exists_meanwhile_is_no_error(strict_make, monkeypatch):
+    """Read says missing, then someone else creates it: the create answers
+    403, the backend reads it again and goes on."""
+    ns, make = strict_make
+    backend = make()
+    real = CosmosDBSQLBackend._properties_or_none
+    seen = []
+
+    def container_missing_at_first(read):
+        seen.append(read)
+        return None if len(seen) == 2 else real(read)   # 1: the database, 2: the container
+
+    monkeypatch.setattr(CosmosDBSQLBackend, "_properties_or_none",
+                        staticmethod(container_missing_at_first))
+    backend.store_result("raced", 5, states.SUCCESS)
+    assert len(seen) == 3, "the container was not read again after the refused create"
+    assert backend.get_task_meta("raced", cache=False)["result"] == 5
+
+
+@pytest.mark.parametrize("partition_key_path, default_ttl, fragments", [
+    ("/other", -1, ["partitioned on ['/other']", "not ['/id']", "read PENDING",
+                    "cosmosdbsql_collection_name", "--partition-key-path /id"]),
+    ("/id", None, ["time to live off", "Celery's own cosmosdbsql backend",
+                   "On (no default)", "--ttl -1"]),
+])
+def test_a_container_set_up_otherwise_is_refused_naming_the_fix(strict_store, strict_make,
+                                                                partition_key_path,
+                                                                default_ttl, fragments):
+    ns, make = strict_make
+    strict_store.create_container_as_admin(ns.name, "elsewhere", partition_key_path,
+                                           default_ttl=default_ttl)
+    backend = make(cosmosdbsql_collection_name="elsewhere")
+    with pytest.raises(ImproperlyConfigured) as caught:
+        backend.store_result("t", 1, states.SUCCESS)
+    message = str(caught.value)
+    assert f"'{ns.name}/elsewhere'" in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+def test_a_container_without_ttl_is_fine_when_results_never_expire(strict_store, strict_make):
+    """Time to live matters only with result_expires: without it documents
+    carry ttl -1 (never expire) and nothing relies on the container's TTL."""
+    ns, make = strict_make
+    strict_store.create_container_as_admin(ns.name, "no_ttl", default_ttl=None)
+    backend = make(cosmosdbsql_collection_name="no_ttl", result_expires=None)
+    backend.store_result("kept", 1, states.SUCCESS)
+    doc_id = document_id(backend.get_key_for_task("kept"))
+    assert backend.container.read_item(doc_id, partition_key=doc_id)["ttl"] == -1
+
+
+@pytest.mark.parametrize("expires, ttl", [(0.2, 1), (120, 120), (10 ** 12, 2147483647)])
+def test_item_ttl_is_within_cosmos_bounds(make, expires, ttl):
+    """Per-item ttl: whole seconds, at least 1, at most 2147483647 (Cosmos
+    DB's largest ttl; larger is refused by the service)."""
+    backend = make(result_expires=expires)
+    backend.store_result("ttl", 1, states.SUCCESS)
+    doc_id = document_id(backend.get_key_for_task("ttl"))
+    assert backend.container.read_item(doc_id, partition_key=doc_id)["ttl"] == ttl
+
+
+# ----------------------------------------------------------- document size
+def _document_size(backend, task_id: str, result) -> int:
+    """The size the backend measures for storing ``result`` under ``task_id``."""
+    meta = backend._get_result_meta(result=result, state=states.SUCCESS, traceback=None,
+                                    request=None)
+    meta["task_id"] = task_id
+    return backend._stored_size(backend.get_key_for_task(task_id), backend.encode(meta),
+                                states.SUCCESS)
+
+
+def _largest_under(backend, task_id: str, result_of, limit: int) -> int:
+    """The largest n whose result ``result_of(n)`` makes a document of at most ``limit`` bytes."""
+    low, high = 0, limit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _document_size(backend, task_id, result_of(middle)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+SIZED_RESULTS = {
+    # pickled bytes: base64 in the document (4/3 of the value)
+    "pickled bytes": (dict(result_serializer="pickle", accept_content=["pickle"],
+                           result_accept_content=["pickle"]), lambda n: b"\x00" * n),
+    # control characters: \u0001 in the encoded value, \\u0001 in the document
+    "JSON-escaped text": ({}, lambda n: "\x01" * n),
+}
+
+
+@pytest.mark.parametrize("kind", list(SIZED_RESULTS))
+def test_results_are_sized_as_the_stored_json_document(strict_store, strict_make, kind):
+    """Just under the limit: stored on a server that refuses documents over
+    2 MiB. Just over: ResultTooLargeError naming the limit, nothing sent,
+    nothing stored (never the service's 413), although the encoded value
+    itself is well under 2 MiB."""
+    from celery_conformance.backends._common import ResultTooLargeError
+    from celery_conformance.containers.cosmosdb import MAX_DOCUMENT_BYTES
+
+    ns, make = strict_make
+    settings, result_of = SIZED_RESULTS[kind]
+    backend = make(**settings)
+    limit = backend.max_payload_bytes
+    assert MAX_DOCUMENT_BYTES - 2048 < limit <= MAX_DOCUMENT_BYTES
+    n = _largest_under(backend, "fits", result_of, limit - 64)   # written_at's digits vary
+    backend.store_result("fits", result_of(n), states.SUCCESS)
+    assert backend.get_task_meta("fits", cache=False)["result"] == result_of(n)
+
+    too_large = result_of(n + 2048)
+    value = backend.encode({"result": too_large})
+    assert len(value) < MAX_DOCUMENT_BYTES - 16 * 1024, "the value alone must fit"
+    assert _document_size(backend, "over", too_large) > MAX_DOCUMENT_BYTES
+    rejected_before = _statuses(strict_store, 413)
+    with pytest.raises(ResultTooLargeError) as caught:
+        backend.store_result("over", too_large, states.SUCCESS)
+    assert f"size limit of {limit} bytes" in str(caught.value)
+    assert "nothing was stored" in str(caught.value)
+    assert backend.get_task_meta("over", cache=False)["status"] == states.PENDING
+    assert _statuses(strict_store, 413) == rejected_before, "the document was sent"
+
+
+# -------------------------------------------------------------- throttling
+def test_operations_succeed_under_throttling(tmp_path):
+    """Every second request answers 429 with x-ms-retry-after-ms: the SDK
+    waits and retries (Celery's own retry loop off), and every operation
+    succeeds with the right answer."""
+    from celery_conformance.containers.cosmosdb import PROVIDER, RealAccountRules
+
+    reason = PROVIDER.local_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"not run: {reason}")
+    store = PROVIDER.from_local(str(tmp_path), rules=RealAccountRules(
+        throttle_fraction=0.5, retry_after_ms=20))
+    backend = None
+    try:
+        ns = store.create_namespace("throttled")
+        backend = backend_for(ns.url, result_backend_always_retry=False, result_expires=60,
+                              **ns.settings)
+        for n in range(5):
+            backend.store_result(f"t{n}", n, states.SUCCESS)
+        backend.store_result("t0", "late", states.STARTED)   # conditional write: kept SUCCESS
+        assert [backend.get_task_meta(f"t{n}", cache=False)["result"] for n in range(5)] == [
+            0, 1, 2, 3, 4]
+        keys = [backend.get_key_for_task(f"t{n}") for n in range(6)]
+        assert [v is not None for v in backend.mget(keys)] == [True] * 5 + [False]
+        backend.forget("t1")
+        assert backend.get_task_meta("t1", cache=False)["status"] == states.PENDING
+        backend.cleanup()
+        assert backend.get_task_meta("t2", cache=False)["result"] == 2
+        assert _statuses(store, 429) >= 5, "the server throttled nothing"
+    finally:
+        if backend is not None:
+            backend.close()
+        store.stop()

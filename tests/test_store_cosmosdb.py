@@ -22,13 +22,24 @@ import pytest
 
 from celery_conformance import containers
 from celery_conformance.containers import StoreUnavailable, cosmosdb, obtain
-from celery_conformance.containers.cosmosdb import EMULATOR_KEY, PROVIDER, CosmosEndpoint, parse_url
+from celery_conformance.containers.cosmosdb import (
+    CONTROL_PLANE_HEADERS,
+    EMULATOR_KEY,
+    LAUNCHER,
+    MAX_DOCUMENT_BYTES,
+    PROVIDER,
+    RULES_ENV_VAR,
+    CosmosEndpoint,
+    RealAccountRules,
+    parse_url,
+)
 
 azure_cosmos = pytest.importorskip("azure.cosmos")
 from azure.core import MatchConditions  # noqa: E402
 from azure.cosmos import CosmosClient, PartitionKey  # noqa: E402
 from azure.cosmos.exceptions import (  # noqa: E402
     CosmosAccessConditionFailedError,
+    CosmosHttpResponseError,
     CosmosResourceExistsError,
     CosmosResourceNotFoundError,
 )
@@ -250,6 +261,223 @@ def test_the_independent_server_lacks_expiry_and_really_does(server, namespace):
     time.sleep(2.1)
     # still there: if this fails, the server enforces TTL and `lacks` is wrong
     assert expiring.read_item("short", partition_key="short")["id"] == "short"
+
+
+# ------------------------------- answering as a real account (launcher flags)
+def _start_local(tmp_path_factory, rules=None):
+    reason = PROVIDER.local_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"not run: {reason}")
+    return PROVIDER.from_local(str(tmp_path_factory.mktemp("cosmosdb-rules")), rules=rules)
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory):
+    """The server refusing metadata writes with the key and documents over 2 MiB."""
+    store = _start_local(tmp_path_factory,
+                         RealAccountRules(no_metadata_writes=True, document_limit=True))
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+def _data_client(store):
+    """A client as a backend has it: the key only, no control-plane header."""
+    return CosmosClient(store.endpoint.base, credential=EMULATOR_KEY,
+                        enable_endpoint_discovery=False)
+
+
+def test_the_rules_are_off_by_default(server):
+    assert server.rules == RealAccountRules() and not server.rules.active
+    status, _, _ = raw_request(server.endpoint.port, "POST", "/dbs",
+                               {"content-type": "application/json"},
+                               body=json.dumps({"id": "cc_default_rules"}))
+    assert status == 201
+    assert raw_request(server.endpoint.port, "DELETE", "/dbs/cc_default_rules")[0] == 204
+
+
+def test_without_metadata_writes_creates_and_deletes_answer_403(strict_server):
+    """As an account with disableKeyBasedMetadataWriteAccess: every database
+    or container create, replace or delete with the key answers 403
+    Forbidden (also for one that exists); reads and document writes work."""
+    port = strict_server.endpoint.port
+    admin = {"content-type": "application/json", **CONTROL_PLANE_HEADERS}
+    assert raw_request(port, "POST", "/dbs", admin,
+                       body=json.dumps({"id": "cc_locked"}))[0] == 201
+    collection = {"id": "items", "partitionKey": {"paths": ["/id"], "kind": "Hash"},
+                  "defaultTtl": -1}
+    assert raw_request(port, "POST", "/dbs/cc_locked/colls", admin,
+                       body=json.dumps(collection))[0] == 201
+    plain = {"content-type": "application/json"}
+    answers = {
+        "create database": raw_request(port, "POST", "/dbs", plain,
+                                       body=json.dumps({"id": "cc_other"})),
+        "create existing database": raw_request(port, "POST", "/dbs", plain,
+                                                body=json.dumps({"id": "cc_locked"})),
+        "create container": raw_request(port, "POST", "/dbs/cc_locked/colls", plain,
+                                        body=json.dumps(dict(collection, id="more"))),
+        "replace container": raw_request(port, "PUT", "/dbs/cc_locked/colls/items", plain,
+                                         body=json.dumps(collection)),
+        "delete container": raw_request(port, "DELETE", "/dbs/cc_locked/colls/items"),
+        "delete database": raw_request(port, "DELETE", "/dbs/cc_locked"),
+    }
+    assert {what: (status, body["code"]) for what, (status, _, body) in answers.items()} == {
+        what: (403, "Forbidden") for what in answers}
+    assert "not allowed through Azure Cosmos DB endpoint" in answers["create database"][2][
+        "message"]
+    with _data_client(strict_server) as client:
+        with pytest.raises(CosmosHttpResponseError) as refused:
+            client.create_database("cc_by_key")
+        assert refused.value.status_code == 403
+        database = client.get_database_client("cc_locked")
+        assert database.read()["id"] == "cc_locked"
+        items = database.get_container_client("items")
+        assert items.read()["partitionKey"]["paths"] == ["/id"]
+        items.upsert_item({"id": "data-plane"})
+        assert items.read_item("data-plane", partition_key="data-plane")["id"] == "data-plane"
+        with pytest.raises(CosmosResourceNotFoundError):
+            client.get_database_client("cc_other").read()
+    assert raw_request(port, "DELETE", "/dbs/cc_locked", admin)[0] == 204
+
+
+def test_without_metadata_writes_namespaces_come_with_the_default_container(strict_server):
+    """The store sets a namespace up as an administrator would: the database
+    and the container ``celerycol`` partitioned on /id with TTL on."""
+    ns = strict_server.create_namespace("locked")
+    try:
+        with _data_client(strict_server) as client:
+            properties = client.get_database_client(ns.name).get_container_client(
+                "celerycol").read()
+        assert properties["partitionKey"]["paths"] == ["/id"]
+        assert properties["defaultTtl"] == -1
+        info = json.loads(json.dumps(strict_server.connection_info()))
+        worker = cosmosdb.from_connection_info(info)
+        assert worker.rules == strict_server.rules
+        worker.stop()
+    finally:
+        strict_server.drop_namespace(ns)
+    with _data_client(strict_server) as client, pytest.raises(CosmosResourceNotFoundError):
+        client.get_database_client(ns.name).read()
+
+
+def test_a_document_over_2_mib_answers_413_and_is_not_stored(strict_server):
+    ns = strict_server.create_namespace("big")
+    port = strict_server.endpoint.port
+    path = f"/dbs/{ns.name}/colls/celerycol/docs"
+    try:
+        def document_of_size(doc_id: str, size: int) -> bytes:
+            empty = json.dumps({"id": doc_id, "v": ""}, separators=(",", ":"))
+            body = json.dumps({"id": doc_id, "v": "x" * (size - len(empty))},
+                              separators=(",", ":")).encode()
+            assert len(body) == size
+            return body
+
+        def write(doc_id: str, size: int, method="POST", url=path, **extra):
+            headers = {"content-type": "application/json",
+                       "x-ms-documentdb-partitionkey": json.dumps([doc_id]), **extra}
+            return raw_request(port, method, url, headers, body=document_of_size(doc_id, size))
+
+        assert write("at-limit", MAX_DOCUMENT_BYTES)[0] == 201
+        status, _, body = write("over-limit", MAX_DOCUMENT_BYTES + 1)
+        assert (status, body["code"]) == (413, "RequestEntityTooLarge")
+        status, _, body = write("over-limit", MAX_DOCUMENT_BYTES + 1,
+                                **{"x-ms-documentdb-is-upsert": "True"})
+        assert (status, body["code"]) == (413, "RequestEntityTooLarge")
+        status, _, body = write("at-limit", MAX_DOCUMENT_BYTES + 1, "PUT", f"{path}/at-limit")
+        assert (status, body["code"]) == (413, "RequestEntityTooLarge")
+        with _data_client(strict_server) as client:
+            items = client.get_database_client(ns.name).get_container_client("celerycol")
+            with pytest.raises(CosmosResourceNotFoundError):
+                items.read_item("over-limit", partition_key="over-limit")
+            assert len(items.read_item("at-limit", partition_key="at-limit")["v"]) > 2_000_000
+            with pytest.raises(CosmosHttpResponseError) as too_large:  # as the SDK sends it
+                items.upsert_item({"id": "sdk", "v": "x" * MAX_DOCUMENT_BYTES})
+            assert too_large.value.status_code == 413
+    finally:
+        strict_server.drop_namespace(ns)
+
+
+def test_throttling_answers_429_with_retry_after_and_the_sdk_retries(tmp_path_factory,
+                                                                   monkeypatch):
+    """Started through the environment variable: the first N requests and
+    then a fraction of them answer 429 with x-ms-retry-after-ms; the account
+    read and control-plane requests are never throttled; azure-cosmos
+    retries each 429 after the delay and succeeds."""
+    monkeypatch.setenv(RULES_ENV_VAR, "throttle-first=2,throttle-fraction=0.5,retry-after-ms=25")
+    store = _start_local(tmp_path_factory)
+    try:
+        assert store.rules == RealAccountRules(throttle_first=2, throttle_fraction=0.5,
+                                               retry_after_ms=25)
+        port = store.endpoint.port
+        assert raw_request(port, "GET", "/")[0] == 200   # the account read: never throttled
+        answers = [raw_request(port, "GET", "/dbs") for _ in range(6)]
+        assert [status for status, _, _ in answers] == [429, 429, 200, 429, 200, 429]
+        _, headers, body = answers[0]
+        assert headers.get("x-ms-retry-after-ms") == "25"
+        assert body["code"] == "TooManyRequests"
+        assert raw_request(port, "GET", "/dbs", CONTROL_PLANE_HEADERS)[0] == 200
+        ns = store.create_namespace("throttled")   # the control plane: not throttled
+        database = ns.name
+        store.create_container_as_admin(database, "items")
+        with _data_client(store) as client:
+            items = client.get_database_client(database).get_container_client("items")
+            for n in range(4):
+                items.upsert_item({"id": f"d{n}", "n": n})
+            assert [items.read_item(f"d{n}", partition_key=f"d{n}")["n"]
+                    for n in range(4)] == list(range(4))
+        throttled = re.findall(r" (?:POST|GET) /dbs/\w+/colls/items/docs\S* 429 ",
+                               store.log_tail(400))
+        assert throttled, "no document request was throttled"
+        store.drop_namespace(ns)
+    finally:
+        store.stop()
+
+
+@pytest.mark.parametrize("text, rules", [
+    ("", RealAccountRules()),
+    ("no-metadata-writes", RealAccountRules(no_metadata_writes=True)),
+    (" document-limit , throttle-first=3,retry-after-ms=0",
+     RealAccountRules(document_limit=True, throttle_first=3, retry_after_ms=0)),
+    ("throttle-fraction=0.25", RealAccountRules(throttle_fraction=0.25)),
+])
+def test_real_account_rules_parse(text, rules):
+    assert RealAccountRules.parse(text) == rules
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("no-metadata-write", "unknown rule 'no-metadata-write'"),
+    ("throttle-first=many", "throttle-first needs a number"),
+    ("document-limit=3", "unknown rule 'document-limit=3'"),
+    ("throttle-fraction=2", "throttle_fraction from 0 to 1"),
+])
+def test_bad_rules_are_refused_naming_the_rule(text, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)) as refused:
+        RealAccountRules.parse(text)
+    assert str(refused.value).startswith(f"{RULES_ENV_VAR}: ")
+
+
+def test_the_rules_become_launcher_flags():
+    assert RealAccountRules().launcher_args() == []
+    assert RealAccountRules(no_metadata_writes=True, document_limit=True, throttle_first=4,
+                            throttle_fraction=0.5, retry_after_ms=7).launcher_args() == [
+        "--no-metadata-writes", "--max-document-bytes", "2097152", "--throttle-first", "4",
+        "--throttle-fraction", "0.5", "--retry-after-ms", "7"]
+
+
+@pytest.mark.skipif(NODE is None, reason="no node")
+@pytest.mark.parametrize("flags, fragment", [
+    (["--throttle-fraction", "1.5"], "--throttle-fraction needs a number from 0 to 1"),
+    (["--max-document-bytes", "-3"], "--max-document-bytes needs a number"),
+    (["--no-such-flag"], "unknown option --no-such-flag"),
+])
+def test_the_launcher_refuses_bad_flags(flags, fragment, tmp_path):
+    import subprocess
+
+    done = subprocess.run([NODE, LAUNCHER, str(tmp_path), *flags], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2
+    assert fragment in done.stderr and "usage:" in done.stderr
 
 
 # ------------------------------------------------------------- namespaces
