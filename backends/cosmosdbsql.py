@@ -60,8 +60,9 @@ What it does differently from Celery 5.7's backend, and why:
   is sent with every request and can only *relax* the account's default
   consistency, never strengthen it: on an account whose default is weaker
   (ConsistentPrefix, Eventual) a stronger level such as Session or Strong
-  is not granted, so set it to the account's level or weaker; on an account whose default is stronger (Strong,
-  BoundedStaleness), ``Session`` relaxes this client's reads to Session.
+  is not granted, so set it to the account's level or weaker; on an
+  account whose default is stronger (Strong, BoundedStaleness),
+  ``Session`` relaxes this client's reads to Session.
   Session consistency gives read-your-own-writes, monotonic reads and
   consistent prefix *within one session*, which is one client (one
   backend object, one process): another process (the caller polling
