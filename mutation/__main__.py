@@ -394,7 +394,7 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         if process.returncode != 0:
             raise SystemExit(f"mutation: cosmic-ray exec failed (exit {process.returncode}); "
                              f"see {log.name}")
-    return shards, cmap["tiers"]
+    return shards, cmap["tiers"], base / module
 
 
 def main(argv=None) -> int:
@@ -451,12 +451,13 @@ def main(argv=None) -> int:
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    sessions, judges = {}, {}
+    sessions, judges, sources = {}, {}, {}
     broker = start_stores([b for path in files
                            for b in judging_backends(config.FILES[path], args)], root)
     try:
         for path in files:
-            sessions[path], judges[path] = mutate_file(config.FILES[path], args, root)
+            sessions[path], judges[path], sources[path] = mutate_file(config.FILES[path], args,
+                                                                      root)
     finally:
         broker.stop_all()
     present = {path: {tuple(k) for k in json.loads(
@@ -466,7 +467,7 @@ def main(argv=None) -> int:
                             {"files": files, "since": args.since, "sample": args.sample,
                              "rejudge": args.rejudge,
                              "seed": args.seed, "judges": judges,
-                             "seconds": round(time.monotonic() - started)}, present)
+                             "seconds": round(time.monotonic() - started)}, present, sources)
     say(summary["headline"])
     if args.strict and summary["survived"]:
         say("survivors that are not listed as equivalent: see the report")

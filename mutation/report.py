@@ -100,15 +100,19 @@ def outcome_of(result) -> str:
     return "error"
 
 
-def collect(sessions: dict, repo: Path, equivalents: list) -> dict:
-    """{file: [mutant dict]} from the shards' cosmic-ray sessions."""
+def collect(sessions: dict, repo: Path, equivalents: list,
+            sources: Optional[dict] = None) -> dict:
+    """{file: [mutant dict]} from the shards' cosmic-ray sessions (``sources``:
+    each file's unmutated copy, where it is not the checkout's file)."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome
 
     found: dict = {}
     for path, shard_files in sessions.items():
         mutants = found.setdefault(path, [])
-        source = (repo / path).read_text()
+        # the source the run mutated (its unmutated copy), which the line
+        # numbers refer to: the checkout's file may have changed since
+        source = Path((sources or {}).get(path) or repo / path).read_text()
         seen = set()      # a listed equivalent is in every shard's copy of the session
         for db_path in shard_files:
             with use_db(str(db_path), WorkDB.Mode.open) as db:
@@ -212,9 +216,9 @@ def merge(earlier: dict, found: dict, present: Optional[dict] = None) -> dict:
 
 
 def write_reports(sessions: dict, out: Path, repo: Path, run: dict,
-                  present: Optional[dict] = None) -> dict:
+                  present: Optional[dict] = None, sources: Optional[dict] = None) -> dict:
     equivalents = load_equivalents()
-    found = collect(sessions, repo, equivalents)
+    found = collect(sessions, repo, equivalents, sources)
     earlier = json.loads(Path(run["rejudge"]).read_text()) if run.get("rejudge") else None
     files = merge(earlier, found, present) if earlier else \
         {path: summarize(mutants) for path, mutants in found.items()}

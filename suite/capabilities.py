@@ -59,6 +59,10 @@ CAPABILITY_DOCS: dict[str, str] = {
                      "XP1 scale test crosses it)",
     "bad_settings": "invalid values of the backend's own settings, each of which it must "
                     "refuse with ImproperlyConfigured naming the bad part (CF1)",
+    "valid_settings": "valid values of the backend's own settings, with each of which it "
+                      "stores and reads (CF1)",
+    "url_round_trip": "as_uri(include_password=True) is a URL that builds a backend on the "
+                      "same store",
     "url_overrides": "settings whose values the URL's parts take precedence over (CF1: "
                      "given both, the backend uses the URL's)",
     "https_endpoint": "backend talks to its store over TLS (https, rediss), where "
@@ -145,6 +149,13 @@ class Capabilities:
     #: that its results land where the URL points. A dict value is laid over
     #: the namespace's value of that setting
     url_overrides: dict = field(default_factory=dict, hash=False)
+    #: ``((setting, value), ...)``: valid values of settings the backend
+    #: documents (an option turned off, a boundary value); CF1 builds the
+    #: backend with each on the namespace and asks that it store and read
+    valid_settings: tuple = ()
+    #: True: ``as_uri(include_password=True)`` builds a backend on the same
+    #: store (False where the URL does not carry the configuration)
+    url_round_trip: bool = True
 
     @property
     def key_value(self) -> bool:

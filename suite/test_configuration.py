@@ -220,6 +220,64 @@ def test_invalid_setting_raises_improperly_configured(make_backend, capabilities
 
 
 @pytest.mark.clause("CF1")
+@pytest.mark.requires("any_client_reads")
+def test_each_namespace_is_a_store_of_its_own(make_backend):
+    """Two backends configured for different locations (the namespaces the
+    harness gives: a database, schema, collection, key prefix or directory
+    each) keep different results: a result stored through one reads PENDING
+    through the other, and the other's write to the same id leaves it be."""
+    here, there = make_backend(), make_backend(fresh=True)
+    task_id = str(uuid.uuid4())
+    here.store_result(task_id, {"where": "here"}, states.SUCCESS)
+    meta = read(there, task_id)
+    assert meta["status"] == states.PENDING, (
+        f"a result stored in one location reads {meta['status']} from another: the URL's "
+        f"location is not the one the results go to")
+    there.store_result(task_id, {"where": "there"}, states.SUCCESS)
+    assert read(here, task_id)["result"] == {"where": "here"}, (
+        "a write in another location replaced this location's result")
+
+
+@pytest.mark.clause("CF1")
+@pytest.mark.requires("url_round_trip")
+def test_as_uri_with_password_builds_the_same_backend(make_backend, conformance_target,
+                                                     capabilities):
+    """``as_uri(include_password=True)`` is a URL that builds a backend on
+    the same store: it reads what the first one stored."""
+    require_url_configuration(capabilities)
+    cls = conformance_target.spec.load_class()
+    backend = make_backend()
+    task_id = str(uuid.uuid4())
+    backend.store_result(task_id, {"via": "as_uri"}, states.SUCCESS)
+    again = make_backend.adopt(cls(app=make_backend.app(),
+                                   url=backend.as_uri(include_password=True)))
+    meta = read(again, task_id)
+    assert meta["status"] == states.SUCCESS and meta["result"] == {"via": "as_uri"}, (
+        f"a backend built from as_uri(include_password=True) of another reads "
+        f"{meta['status']}: the URL does not name the same store")
+
+
+@pytest.mark.clause("CF1")
+@pytest.mark.requires("valid_settings")
+def test_valid_backend_settings_work(make_backend, capabilities, conformance_target):
+    """Each valid value the backend's specification lists for its own
+    settings builds a backend that stores and reads in the namespace."""
+    cls = conformance_target.spec.load_class()
+    namespace = make_backend.namespace
+    wrong = []
+    for setting, declared in capabilities.valid_settings:
+        current, value = namespace.settings.get(setting), declared
+        if isinstance(declared, dict) and isinstance(current, dict):
+            value = {**current, **declared}     # the namespace's credentials stay
+        exc = _error_building_and_using(
+            lambda: make_backend.adopt(cls(app=make_backend.app(**{setting: value}),
+                                           url=namespace.url)))
+        if exc is not None:
+            wrong.append(f"{setting}={declared!r}: {type(exc).__name__}: {exc}")
+    assert not wrong, "valid settings refused or failing:\n" + "\n".join(wrong)
+
+
+@pytest.mark.clause("CF1")
 @pytest.mark.requires("url_overrides")
 def test_url_parts_take_precedence_over_settings(make_backend, capabilities,
                                                  conformance_target):
