@@ -519,8 +519,9 @@ def test_cleanup_is_safe_concurrently_with_itself_and_writes(
 def test_native_expiry_without_cleanup(make_backend, capabilities):
     """Where the backend declares native expiry, a result written with expiry E
     reads as PENDING after E plus the store's declared TTL granularity, with no
-    cleanup() call. Runs in real time (E = 1 s)."""
-    expires, state, task_id = 1, states.SUCCESS, str(uuid.uuid4())
+    cleanup() call. Runs in real time (E = 2 s: at 1 s an expiry instant
+    computed as now * E instead of now + E would pass unseen)."""
+    expires, state, task_id = 2, states.SUCCESS, str(uuid.uuid4())
     backend = make_backend(result_expires=expires)
     _store(backend, task_id, state, "expiring")
     wait = expires + capabilities.expiry_granularity_s + 0.25
