@@ -61,7 +61,8 @@ def is_equivalent(mutant: dict, equivalents: list):
     for entry in equivalents:
         if (entry["file"], entry["operator"], entry["original"].strip(),
                 entry["mutated"].strip()) == (mutant["file"], mutant["operator"],
-                                              mutant["original"], mutant["mutated"]) \
+                                              mutant["original"].strip(),
+                                              mutant["mutated"].strip()) \
                 and entry.get("within", mutant.get("within")) == mutant.get("within"):
             return entry
     return None
