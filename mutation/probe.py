@@ -56,7 +56,8 @@ def tier_tests(coverage_map: dict, judged: dict, lines: set, first: bool) -> set
     judged by the tests that execute the lines using what it defines
     (``uses``, followed through uses that are themselves import-time), not by
     whichever test happened to import the module first; one whose uses are
-    unknown (an import), by every test of the first tier (``import_tests``)."""
+    unknown (an import) or all outside the file (a class attribute a base
+    class reads), by every test of the first tier (``import_tests``)."""
     uses = coverage_map.get("uses", {})
     tests: set = set()
     todo, seen = [str(line) for line in lines], set()
@@ -67,7 +68,7 @@ def tier_tests(coverage_map: dict, judged: dict, lines: set, first: bool) -> set
         seen.add(key)
         if key not in uses:
             tests.update(judged.get(key, ()))
-        elif uses[key] is None:
+        elif not uses[key]:     # unknown, or used only outside this file (a base class)
             if first:
                 tests.update(coverage_map.get("import_tests", coverage_map["durations"]))
         else:

@@ -69,6 +69,9 @@ def test_an_import_time_line_is_judged_by_the_tests_of_the_lines_using_it():
     assert selected_tests(cmap, {1}) == []    # used only where no test runs: unreached
     cmap["lines"]["8"] = ["t::fits"]
     assert selected_tests(cmap, {10}) == ["t::fits", "t::other"]
+    # a class attribute only a base class in another file reads: every test
+    uses["4"] = []
+    assert selected_tests(cmap, {4}) == ["t::fits", "t::other"]
 
 
 def test_a_survivor_of_the_first_tier_is_tried_on_the_quickest_tests_of_later_tiers():
