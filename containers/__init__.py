@@ -78,6 +78,13 @@ class StoreServer(abc.ABC):
     def drop_namespace(self, namespace: Namespace) -> None:
         """Remove a namespace and everything in it (best effort)."""
 
+    def create_unmade_namespace(self, label: str) -> Namespace:
+        """A namespace whose location is not made (no database or collection
+        created): a backend that makes its location on first use must make
+        it. Where a store's locations need no making (a key prefix, a db
+        number, a schema whose tables the backend creates), an ordinary one."""
+        return self.create_namespace(label)
+
     #: the server process (containers._process.ServerProcess) or testcontainers
     #: container this process started, if any: stopped with the store
     process = None

@@ -103,6 +103,13 @@ class ArangoStore(StoreServer):
         name = self.new_namespace_name(label)
         self.request("POST", "/_api/database", {"name": name})
         self.request("POST", f"/_db/{name}/_api/collection", {"name": COLLECTION})
+        return self._namespace(name)
+
+    def create_unmade_namespace(self, label: str) -> Namespace:
+        """A database name no database has yet (dropped like any namespace)."""
+        return self._namespace(self.new_namespace_name(label))
+
+    def _namespace(self, name: str) -> Namespace:
         split = urlsplit(self.base_url)
         url = (f"arangodb://{quote(self.username, safe='')}:{quote(self._password, safe='')}"
                f"@{split.hostname}:{split.port or 8529}/{name}/{COLLECTION}")

@@ -343,6 +343,16 @@ class CosmosDBStore(StoreServer):
                          settings={"cosmosdbsql_database_name": name},
                          trust_settings=self.trust_settings())
 
+    def create_unmade_namespace(self, label: str) -> Namespace:
+        """A database name no database has yet (where backends may create
+        one: with metadata writes refused, an ordinary namespace)."""
+        if self.rules.no_metadata_writes:
+            return self.create_namespace(label)
+        name = self.new_namespace_name(label)
+        return Namespace(name=name, url=self.endpoint.url(), store=self,
+                         settings={"cosmosdbsql_database_name": name},
+                         trust_settings=self.trust_settings())
+
     def drop_namespace(self, namespace: Namespace) -> None:
         from azure.cosmos.exceptions import CosmosResourceNotFoundError
 

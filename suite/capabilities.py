@@ -59,6 +59,8 @@ CAPABILITY_DOCS: dict[str, str] = {
                      "XP1 scale test crosses it)",
     "bad_settings": "invalid values of the backend's own settings, each of which it must "
                     "refuse with ImproperlyConfigured naming the bad part (CF1)",
+    "creates_location": "the backend makes the location it is configured for (a database, "
+                        "collection or tables) on first use",
     "valid_settings": "valid values of the backend's own settings, with each of which it "
                       "stores and reads (CF1)",
     "url_round_trip": "as_uri(include_password=True) is a URL that builds a backend on the "
@@ -153,6 +155,10 @@ class Capabilities:
     #: documents (an option turned off, a boundary value); CF1 builds the
     #: backend with each on the namespace and asks that it store and read
     valid_settings: tuple = ()
+    #: True: the backend makes the location it is configured for (database,
+    #: collection, tables) on first use; CC3 then starts parallel clients on a
+    #: location that does not exist yet
+    creates_location: bool = False
     #: True: ``as_uri(include_password=True)`` builds a backend on the same
     #: store (False where the URL does not carry the configuration)
     url_round_trip: bool = True

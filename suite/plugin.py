@@ -516,11 +516,13 @@ class BackendFactory:
             self._default_ns = self.new_namespace()
         return self._default_ns
 
-    def new_namespace(self):
+    def new_namespace(self, unmade: bool = False):
         """A namespace of this test's own: the store's, narrowed by the
         backend's namespace provider where the store cannot isolate tests
-        (a URL the user gave)."""
-        ns = self.store.create_namespace(self.label)
+        (a URL the user gave). ``unmade``: its location (database,
+        collection) is left for the backend to make on first use."""
+        ns = (self.store.create_unmade_namespace if unmade else
+              self.store.create_namespace)(self.label)
         self._namespaces.append(ns)
         if not getattr(self.store, "isolates", True):
             ns = self.target.spec.narrow_namespace(ns)

@@ -227,7 +227,9 @@ SQL_TABLE_CAPABILITIES = Capabilities(
     permanent_error=_sqlalchemy_integrity_error,
     # Celery's rule: the result_backend URL wins over database_url
     url_overrides={"database_url": "sqlite:///no/such/directory/elsewhere.db"},
+    creates_location=True,      # the tables, on first use
 )
+
 
 def _timeouts_refused(*settings: str) -> tuple:
     """Bad values of timeout settings documented as "a number of seconds > 0"."""
@@ -472,6 +474,7 @@ COSMOS_CAPABILITIES = Capabilities(
         (400, "Bad Request"), (401, "Unauthorized"), (403, "Forbidden"),
         (413, "Request Entity Too Large")))),
     https_endpoint=https_url,
+    creates_location=True,      # the database and the container, on first use
 )
 
 REFERENCE_COSMOSDBSQL = BackendSpec(
@@ -660,6 +663,7 @@ REFERENCE_ARANGODB = BackendSpec(
           for name in ("database", "collection")
           # a letter first, then letters, digits, _ and -, at most 64
           for value in ("9lives", "has space", "a" * 65, ""))),
+        creates_location=True,      # the database and collection (create_missing)
         valid_settings=(("arangodb_backend_settings", {"create_missing": False}),
                         ("arangodb_backend_settings", {"timeout": 0.5}))),
     backdoor="celery_conformance.suite.backdoors:ReferenceArangoBackdoor",

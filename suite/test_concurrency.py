@@ -128,6 +128,32 @@ def test_concurrent_first_writes_never_surface_unique_violation(make_backend, ca
 
 # ------------------------------------------------------------------ CC3
 @pytest.mark.clause("CC3")
+@pytest.mark.requires("creates_location")
+@given(data=st.data(), n_workers=st.integers(2, 4))
+def test_parallel_first_use_of_a_location_not_made_yet(make_backend, capabilities, data,
+                                                       n_workers):
+    """Parallel clients whose first use of their store location (a database,
+    collection or tables the backend makes on first use) is at one moment:
+    each making it while another does is no error, and every store_result
+    persists and reads back."""
+    mode = data.draw(_modes(capabilities), label="mode")
+    backend = make_backend(namespace=make_backend.new_namespace(unmade=True))
+    ids = {(w, r): str(uuid.uuid4()) for w in range(n_workers) for r in range(ROUNDS)}
+
+    def work_for(own, index):
+        return lambda r: own.store_result(ids[(index, r)], {"writer": index}, states.SUCCESS)
+
+    errors = _run(backend, work_for, n_workers, mode)
+    assert not errors, (f"{n_workers} clients ({mode}) making their location on first use "
+                        f"at once raised:\n" + "\n".join(map(str, errors)))
+    for (w, r), task_id in ids.items():
+        meta = _read(backend, task_id)
+        assert meta["status"] == states.SUCCESS and meta["result"] == {"writer": w}, (
+            f"a write by client {w} ({mode}, first use of a new location) reads back "
+            f"{meta['status']} {meta['result']!r}")
+
+
+@pytest.mark.clause("CC3")
 @given(data=st.data(), n_workers=st.integers(2, 4),
        values=st.lists(json_values, min_size=ROUNDS, max_size=ROUNDS))
 def test_parallel_writes_to_distinct_ids_all_persist(make_backend, capabilities, data,
