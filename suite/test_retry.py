@@ -1,4 +1,4 @@
-"""RY1–RY3: the retry policy, by injecting exactly k failures at the backend's
+"""RY1–RY4: the retry policy, by injecting exactly k failures at the backend's
 own store call.
 
 The backend names the method that performs one store write
@@ -10,6 +10,8 @@ store. Sleeps are recorded by replacing ``Backend._sleep`` on the instance
 """
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from hypothesis import given
@@ -164,3 +166,54 @@ def test_non_retryable_error_raised_unchanged_after_one_attempt(make_backend, ca
     assert faults.attempts == 1, (
         f"{operation}: a non-retryable error was retried ({faults.attempts} attempts)")
     assert sleeps == [], f"{operation}: slept {sleeps} before raising a non-retryable error"
+
+
+# ------------------------------------------------------------------ RY4
+def every_example(factory) -> list:
+    """One error of each form an example-error factory gives (each of a
+    cycle's factories: see targets._Cycle), not one form per call."""
+    return [make() for make in getattr(factory, "factories", (factory,))]
+
+
+@pytest.mark.clause("RY4")
+@pytest.mark.requires("transient_error")
+def test_every_declared_transient_error_is_retried(make_backend, capabilities):
+    """Each transient error the backend declares (every status and error
+    number it documents as worth retrying) fails one store attempt and the
+    write then succeeds on the next, with result_backend_always_retry."""
+    wrong = []
+    for error in every_example(capabilities.transient_error):
+        backend = make_backend(**retry_settings(1, 1, 10))
+        record_sleeps(backend)
+        faults = InjectedFailures(backend, capabilities.retry_injection_point, [error])
+        task_id = str(uuid.uuid4())
+        try:
+            backend.store_result(task_id, {"v": 1}, states.SUCCESS)
+        except Exception as exc:
+            wrong.append(f"{error!r}: not retried ({type(exc).__name__}: {exc})")
+        finally:
+            faults.restore()
+    assert not wrong, "declared transient errors raised instead of retried:\n" + "\n".join(wrong)
+
+
+@pytest.mark.clause("RY4")
+@pytest.mark.requires("permanent_error")
+def test_every_declared_permanent_error_is_raised_at_once(make_backend, capabilities):
+    """Each permanent error the backend declares (a bad request, credentials,
+    permission) is raised unchanged after one store attempt, even with
+    result_backend_always_retry."""
+    wrong = []
+    for error in every_example(capabilities.permanent_error):
+        backend = make_backend(**retry_settings(3, 1, 10))
+        record_sleeps(backend)
+        faults = InjectedFailures(backend, capabilities.retry_injection_point, [error])
+        try:
+            backend.store_result(str(uuid.uuid4()), {"v": 1}, states.SUCCESS)
+            wrong.append(f"{error!r}: retried until the write succeeded")
+        except BaseException as exc:
+            if exc is not error or faults.attempts != 1:
+                wrong.append(f"{error!r}: {faults.attempts} attempts, then "
+                             f"{type(exc).__name__}: {exc}")
+        finally:
+            faults.restore()
+    assert not wrong, "declared permanent errors not raised at once:\n" + "\n".join(wrong)
