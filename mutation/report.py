@@ -241,8 +241,9 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict,
     if earlier:
         # what the earlier run judged and this one did not run again
         doc["equivalent"] = list(earlier.get("equivalent", ())) + doc["equivalent"]
-        doc["stale_equivalents"] = list(earlier.get("stale_equivalents", ())) + \
-            doc["stale_equivalents"]
+        # an earlier stale entry stays stale while the list still names it
+        doc["stale_equivalents"] = [m for m in earlier.get("stale_equivalents", ())
+                                    if is_equivalent(m, equivalents)] + doc["stale_equivalents"]
         doc["caught"] = {path: sorted({tuple(k) for k in earlier.get("caught", {}).get(path, ())
                                        if present is None or tuple(k) in present[path]}
                                       | {tuple(k) for k in keys})
