@@ -288,6 +288,9 @@ def markdown(doc: dict) -> str:
         for path, tiers in judges.items():
             lines.append(f"- {path}: " + "; ".join(
                 f"{t['label']}: {t['tests']} tests, {t['lines_judged']} lines" for t in tiers))
+    if run.get("partial"):
+        lines += ["", f"Partial run: {run['partial']}; a --rejudge run of this report runs the "
+                      f"rest."]
     lines += ["", "## Survivors", ""]
     if not doc["survivors"]:
         lines.append("None.")
