@@ -12,7 +12,7 @@ import re
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celery import states
@@ -129,6 +129,7 @@ def test_concurrent_first_writes_never_surface_unique_violation(make_backend, ca
 # ------------------------------------------------------------------ CC3
 @pytest.mark.clause("CC3")
 @pytest.mark.requires("creates_location")
+@settings(max_examples=4)           # each example makes a location: the race is its first use
 @given(data=st.data(), n_workers=st.integers(2, 4))
 def test_parallel_first_use_of_a_location_not_made_yet(make_backend, capabilities, data,
                                                        n_workers):

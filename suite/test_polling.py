@@ -67,6 +67,10 @@ LONG_INTERVAL_S = 2.0
 READY_DEADLINE_S = 5.0
 
 
+#: how long a loaded machine may delay a thread that does not wait at all
+SCHEDULING_SLACK_S = 0.5
+
+
 def read_time(backend, task_id) -> float:
     """Median wall time of three plain ``get_task_meta(task_id)`` reads."""
     times = []
@@ -216,7 +220,9 @@ def test_get_with_timeout_zero_returns_a_ready_result_without_waiting(backend, t
 def without_waiting(backend, task_id, what: str):
     """The block (a wait with timeout 0, given the interval yielded: one so
     long that a single wait of it shows) must not sleep, and must take no
-    longer than the allowance for its own reads."""
+    longer than the allowance for its own reads plus a scheduling slack (a
+    loaded machine delays a thread by a few hundred milliseconds; a wait of
+    one interval, or of a fixed 1 s drain step, still shows)."""
     allow = allowance(read_time(backend, task_id), 0, 1)
     interval = long_interval(allow)
     started = time.monotonic()
@@ -225,9 +231,9 @@ def without_waiting(backend, task_id, what: str):
     elapsed = time.monotonic() - started
     if not is_async(backend):
         assert not log.naps, f"{what} slept {log.naps}"
-    assert elapsed <= allow, (
-        f"{what} (interval={interval:.2f}) took {elapsed:.3f}s (allowance {allow:.3f}s): "
-        f"it waited")
+    assert elapsed <= allow + SCHEDULING_SLACK_S, (
+        f"{what} (interval={interval:.2f}) took {elapsed:.3f}s (allowance {allow:.3f}s "
+        f"+ {SCHEDULING_SLACK_S}s slack): it waited")
 
 
 @pytest.mark.clause("PL1")
