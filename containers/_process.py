@@ -72,7 +72,11 @@ class ServerProcess:
     """A server started by this process, logging to a file, stopped on exit."""
 
     def __init__(self, cmd: Sequence[str], log_path: str, user: Optional[str] = None,
-                 env: Optional[dict] = None, cwd: Optional[str] = None) -> None:
+                 env: Optional[dict] = None, cwd: Optional[str] = None,
+                 stop_signal: int = signal.SIGTERM) -> None:
+        #: the signal that shuts the server down cleanly (PostgreSQL: SIGINT,
+        #: a fast shutdown; its SIGTERM waits for every client to leave)
+        self.stop_signal = stop_signal
         self.log_path = log_path
         self.cmd, self.user, self.env, self.cwd = list(cmd), user, env, cwd
         self._ready: Optional[tuple] = None
@@ -137,14 +141,30 @@ class ServerProcess:
         return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
     def stop(self, timeout: float = 10) -> None:
+        """Shut the server down with its stop signal; past ``timeout``, SIGKILL
+        its whole process group and wait until every process of it is gone
+        (a server's children may hold its shared memory or port)."""
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(self.stop_signal)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    self.proc.kill()
                 self.proc.wait(5)
+        self._wait_group_gone(5)
         self._log.close()
+
+    def _wait_group_gone(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.05)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import signal
 import shutil
 import tempfile
 from typing import Optional
@@ -92,7 +93,9 @@ class PostgreSQLProvider(SqlServerProvider):
              "-k", sockdir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
              "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
              "-c", "max_connections=300", "-c", "timezone=UTC"],
-            log_path=log, user=user)
+            # a restart as pg_ctl makes it: fast shutdown (clients are
+            # disconnected), not SIGTERM's smart one (it waits for them all)
+            log_path=log, user=user, stop_signal=signal.SIGINT)
         url = f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
 
         def ready() -> bool:
