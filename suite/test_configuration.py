@@ -107,6 +107,14 @@ def _error_building_and_using(build):
     return None
 
 
+def laid_over(namespace, setting: str, value):
+    """``value`` of a setting, a dict laid over the namespace's own dict for
+    it (so the namespace's host, credentials and names stay)."""
+    current = namespace.settings.get(setting)
+    return {**current, **value} if isinstance(value, dict) and isinstance(current, dict) \
+        else value
+
+
 def _assert_improperly_configured(exc, what: str, bad_part) -> None:
     """``bad_part``: a setting name, or (regex, description) for the bad part."""
     pattern, described = (re.escape(bad_part), bad_part) if isinstance(bad_part, str) \
@@ -266,9 +274,7 @@ def test_valid_backend_settings_work(make_backend, capabilities, conformance_tar
     namespace = make_backend.namespace
     wrong = []
     for setting, declared in capabilities.valid_settings:
-        current, value = namespace.settings.get(setting), declared
-        if isinstance(declared, dict) and isinstance(current, dict):
-            value = {**current, **declared}     # the namespace's credentials stay
+        value = laid_over(namespace, setting, declared)
         exc = _error_building_and_using(
             lambda: make_backend.adopt(cls(app=make_backend.app(**{setting: value}),
                                            url=namespace.url)))
@@ -286,11 +292,8 @@ def test_url_parts_take_precedence_over_settings(make_backend, capabilities,
     stores where the URL points: a client of the URL alone reads the result."""
     cls = conformance_target.spec.load_class()
     namespace = make_backend.namespace
-    settings = {}
-    for setting, value in capabilities.url_overrides.items():
-        current = namespace.settings.get(setting)
-        settings[setting] = {**current, **value} if isinstance(value, dict) and \
-            isinstance(current, dict) else value
+    settings = {setting: laid_over(namespace, setting, value)
+                for setting, value in capabilities.url_overrides.items()}
     backend = make_backend.adopt(cls(app=make_backend.app(**settings), url=namespace.url))
     task_id = str(uuid.uuid4())
     backend.store_result(task_id, {"where": "the URL's"}, states.SUCCESS)
@@ -314,9 +317,7 @@ def test_invalid_backend_setting_raises_improperly_configured(make_backend, capa
     wrong = []
     for setting, declared, bad_part, *how in capabilities.bad_settings:
         url = how[0](namespace.url) if how else namespace.url
-        current, value = namespace.settings.get(setting), declared
-        if isinstance(declared, dict) and isinstance(current, dict):
-            value = {**current, **declared}     # the namespace's credentials stay
+        value = laid_over(namespace, setting, declared)
         exc = _error_building_and_using(
             lambda: make_backend.adopt(cls(app=make_backend.app(**{setting: value}), url=url)))
         try:
