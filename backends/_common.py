@@ -76,13 +76,19 @@ def naming(exc: BaseException, label: str) -> BaseException:
     return new
 
 
-def strip_backend_prefix(url, prefixes):
+def strip_backend_prefix(url, prefixes, scheme_aliases=None):
     """``url`` without the first of ``prefixes`` (``conformance_db+``...) that
-    selects a backend class in ``result_backend``; anything else unchanged."""
+    selects a backend class in ``result_backend``, and with a scheme of
+    ``scheme_aliases`` (``conformance_arangodb://``: Celery passes a URL with
+    no ``+`` on unchanged, and ``urlsplit`` takes no ``_`` in a scheme) put as
+    the backend's own; anything else unchanged."""
     if isinstance(url, str):
         for prefix in prefixes:
             if url.startswith(prefix):
                 return url[len(prefix):]
+        for alias, scheme in (scheme_aliases or {}).items():
+            if url.startswith(f"{alias}://"):
+                return f"{scheme}://{url[len(alias) + 3:]}"
     return url
 
 

@@ -66,7 +66,9 @@ __all__ = ("ArangoDbBackend", "document_key")
 logger = get_logger(__name__)
 
 BACKEND_URL_PREFIXES = ("conformance_arangodb+", "arangodb+")
-SCHEMES = {"arangodb": None, "conformance_arangodb": None, "http": "http", "https": "https"}
+#: the entry point's name as a URL's scheme: the backend's own scheme
+SCHEME_ALIASES = {"conformance_arangodb": "arangodb"}
+SCHEMES = {"arangodb": None, "http": "http", "https": "https"}
 
 #: ArangoDB error numbers after which the same request may succeed: lock
 #: timeout, queue full, shutting down, write-write conflict, cluster timeout,
@@ -190,7 +192,7 @@ class ArangoDbBackend(ReferenceKeyValueBackend):
         if not isinstance(url, str):
             raise ImproperlyConfigured(f"the ArangoDB URL must be a string, got "
                                        f"{type(url).__name__}")
-        url = strip_backend_prefix(url, BACKEND_URL_PREFIXES)
+        url = strip_backend_prefix(url, BACKEND_URL_PREFIXES, SCHEME_ALIASES)
         if "://" not in url:
             raise ImproperlyConfigured(
                 "Invalid ArangoDB URL: it has no 'scheme://' part; expected "

@@ -116,6 +116,8 @@ logger = get_logger(__name__)
 #: URL prefixes that select a backend class; stripped when a URL reaches the
 #: backend with one still on it
 BACKEND_URL_PREFIXES = ("conformance_cosmosdbsql+", "cosmosdbsql+")
+#: the entry point's name as a URL's scheme: Celery's ``cosmosdbsql://`` (https)
+SCHEME_ALIASES = {"conformance_cosmosdbsql": "cosmosdbsql"}
 
 #: HTTP statuses after which the same request may succeed
 TRANSIENT_STATUSES = frozenset({408, 410, 429, 449, 500, 502, 503, 504})
@@ -226,7 +228,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
             raise ImproperlyConfigured(
                 "Missing Cosmos DB URL: set result_backend to "
                 "conformance_cosmosdbsql+https://:KEY@HOST:PORT (the key URL-quoted)")
-        url = strip_backend_prefix(url, BACKEND_URL_PREFIXES)
+        url = strip_backend_prefix(url, BACKEND_URL_PREFIXES, SCHEME_ALIASES)
         try:
             parts = urlsplit(url)
             port = parts.port

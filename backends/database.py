@@ -64,6 +64,7 @@ What it does differently from Celery 5.7's backend, and why:
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import pickle
@@ -104,6 +105,18 @@ PICKLE_CONTENT_TYPE = "application/x-python-serialize"
 
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 MYSQL_PACKET_OVERHEAD = 64 * 1024
+
+#: where a URL names no driver (``postgresql://``) and SQLAlchemy's default
+#: for the dialect is not installed, the first installed of these is used
+#: (SQLAlchemy 2.1's default for PostgreSQL is psycopg 3; the postgresql
+#: extra installs psycopg2): (driver name, module)
+INSTALLED_DRIVERS = {
+    "postgresql": (("psycopg", "psycopg"), ("psycopg2", "psycopg2"), ("pg8000", "pg8000")),
+    "mysql": (("mysqldb", "MySQLdb"), ("pymysql", "pymysql"),
+              ("mysqlconnector", "mysql.connector")),
+    "mariadb": (("mysqldb", "MySQLdb"), ("pymysql", "pymysql"),
+                ("mysqlconnector", "mysql.connector")),
+}
 
 _TABLE_KEYS = ("task", "group")
 _IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_$\-]{0,62}\Z")
@@ -469,6 +482,10 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
         if not isinstance(self.url, str):
             self.url = self._url_to_str(self.url)
         self._sa_url = self._parse_url(self.url)
+        installed = self._with_an_installed_driver(self._sa_url)
+        if installed is not self._sa_url:
+            self._sa_url = installed
+            self.url = installed.render_as_string(hide_password=False)
 
         conf_options = conf.database_engine_options or {}
         for name, value in (("database_engine_options", conf_options),
@@ -551,6 +568,29 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
                     f"the SQLite database path {parsed.database!r} is in a directory that "
                     f"does not exist ({directory}): create it, or give another path")
         return parsed
+
+    @staticmethod
+    def _with_an_installed_driver(url):
+        """``url`` with the first installed driver of INSTALLED_DRIVERS
+        where it names none and the dialect's default is not installed;
+        otherwise ``url`` itself (a missing driver it names is reported when
+        the engine is made)."""
+        candidates = INSTALLED_DRIVERS.get(url.drivername)
+        if not candidates:
+            return url
+        try:
+            url.get_dialect().import_dbapi()
+            return url
+        except ImportError:
+            pass
+        for driver, module in candidates:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except ImportError:   # the parent package of a dotted module is missing
+                found = False
+            if found:
+                return url.set(drivername=f"{url.drivername}+{driver}")
+        return url
 
     @staticmethod
     def _url_problem(url: str) -> str:

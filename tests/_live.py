@@ -70,3 +70,22 @@ def check_first_writes_in_parallel(backends) -> None:
     assert errors == []
     assert [backends[0].get_task_meta(f"c{n}", cache=False)["result"]
             for n in range(len(backends))] == list(range(len(backends)))
+
+
+def check_url_form_through_celery(url: str, cls, **settings) -> None:
+    """``Celery(backend=url)`` selects ``cls`` (by the entry point the URL's
+    scheme names) and the backend it builds stores and reads back a result."""
+    import uuid
+
+    from celery import Celery, states
+
+    app = Celery("url-forms", set_as_current=False, backend=url)
+    app.conf.update({"result_serializer": "json", "accept_content": ["json"], **settings})
+    backend = app.backend
+    try:
+        assert isinstance(backend, cls), f"{url!r} selected {type(backend).__name__}"
+        task_id = str(uuid.uuid4())
+        backend.store_result(task_id, {"form": url.split("://", 1)[0]}, states.SUCCESS)
+        assert app.AsyncResult(task_id).get(timeout=10) == {"form": url.split("://", 1)[0]}
+    finally:
+        backend.close()

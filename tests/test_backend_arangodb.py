@@ -20,7 +20,8 @@ pytest.importorskip("pyArango")
 from celery_conformance.backends.arangodb import (  # noqa: E402
     KEY_LIMIT_BYTES, ArangoDbBackend, document_key)
 
-from _live import check_first_writes_in_parallel, live_store_fixtures  # noqa: E402
+from _live import (check_first_writes_in_parallel, check_url_form_through_celery,  # noqa: E402
+                   live_store_fixtures)
 from _proxy import TcpProxy  # noqa: E402
 
 #: ArangoDB's documented key alphabet
@@ -119,6 +120,16 @@ store, namespace, make = live_store_fixtures("arangodb", backend_for)
 
 def _through(proxy: TcpProxy, url: str) -> str:
     return re.sub(r"@[^/]+/", f"@127.0.0.1:{proxy.port}/", url, count=1)
+
+
+@pytest.mark.parametrize("scheme", ["conformance_arangodb", "conformance_arangodb+arangodb",
+                                    "conformance_arangodb+http"])
+def test_documented_url_forms_work_through_celery(namespace, scheme):
+    """Each URL form the README and the module docstring give selects this
+    backend in ``Celery(backend=...)`` and reaches the server."""
+    check_url_form_through_celery(f"{scheme}://{namespace.url.split('://', 1)[1]}",
+                                  ArangoDbBackend,
+                                  **{**namespace.settings, **namespace.trust_settings})
 
 
 def test_mget_is_one_aql_query(make, namespace):

@@ -25,7 +25,8 @@ from celery_conformance.backends.cosmosdbsql import (ID_LIMIT, CosmosDBSQLBacken
 
 pytest.importorskip("azure.cosmos")
 
-from _live import check_first_writes_in_parallel, live_store_fixtures  # noqa: E402
+from _live import (check_first_writes_in_parallel, check_url_form_through_celery,  # noqa: E402
+                   live_store_fixtures)
 
 KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 QUOTED = quote(KEY, safe="")
@@ -44,6 +45,7 @@ def backend_for(url: str, **conf) -> CosmosDBSQLBackend:
     (f"https://:{QUOTED}@localhost:8081", "https://localhost:8081/"),
     (f"http://:{QUOTED}@127.0.0.1:9000", "http://127.0.0.1:9000/"),
     (f"conformance_cosmosdbsql+http://:{QUOTED}@127.0.0.1:9000", "http://127.0.0.1:9000/"),
+    (f"conformance_cosmosdbsql://:{QUOTED}@localhost:8081", "https://localhost:8081/"),
 ])
 def test_scheme_is_explicit_never_guessed_from_the_port(url, endpoint):
     """cosmosdbsql:// means https on any port (Celery's backend switches to
@@ -151,6 +153,16 @@ class RequestLog(logging.Handler):
 
     def text(self) -> str:
         return "\n".join(r.getMessage() for r in self.records)
+
+
+def test_documented_url_forms_work_through_celery(namespace):
+    """``conformance_cosmosdbsql+http(s)://`` selects this backend in
+    ``Celery(backend=...)`` and reaches the server (``conformance_cosmosdbsql://``
+    means https, which the independent server here does not serve: its
+    parsing is checked above)."""
+    check_url_form_through_celery("conformance_cosmosdbsql+" + namespace.url,
+                                  CosmosDBSQLBackend,
+                                  **{**namespace.settings, **namespace.trust_settings})
 
 
 def test_mget_is_one_query_per_batch(make):

@@ -30,6 +30,8 @@ from celery_conformance.backends.database import (DatabaseBackend, ResultTooLarg
 from celery_conformance.containers import StoreUnavailable, obtain, providers
 from celery_conformance.suite.plugin import required_stores
 
+from _live import check_url_form_through_celery
+
 STORES = ("sqlite", "postgresql", "mysql")
 PASSWORD = "s3cr3t-Pa55word"
 
@@ -356,6 +358,18 @@ def test_prefixed_url_is_accepted(tmp_path):
         backend.store_result(new_id(), 1, states.SUCCESS)
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("form", ["conformance_db+{url}", "conformance_db+{plain}"])
+def test_documented_url_forms_work_through_celery(server, namespace, form):
+    """``conformance_db+DIALECT[+DRIVER]://`` selects this backend in
+    ``Celery(backend=...)``; a URL naming no driver uses an installed one
+    (SQLAlchemy 2.1's default for PostgreSQL, psycopg 3, need not be)."""
+    url = sa.engine.make_url(namespace.url)
+    plain = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=False)
+    check_url_form_through_celery(
+        form.format(url=namespace.url, plain=plain), DatabaseBackend,
+        **{k: v for k, v in namespace.settings.items() if k != "database_url"})
 
 
 # -------------------------------------------------------------------- retry
