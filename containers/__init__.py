@@ -12,6 +12,7 @@ ladder, in order:
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
 import os
 import re
@@ -84,6 +85,15 @@ class StoreServer(abc.ABC):
         it. Where a store's locations need no making (a key prefix, a db
         number, a schema whose tables the backend creates), an ordinary one."""
         return self.create_namespace(label)
+
+    @contextlib.contextmanager
+    def contention(self, namespace: Namespace):
+        """Within the block, writers that overlap in time on the namespace
+        meet the conflicts the real store reports for concurrent
+        transactions, made likely (the emulated ArangoDB holds each write
+        after its snapshot). A real store needs nothing: its conflicts arise
+        by themselves."""
+        yield
 
     #: the server process (containers._process.ServerProcess) or testcontainers
     #: container this process started, if any: stopped with the store

@@ -15,6 +15,7 @@ Routes, in the ladder's order:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -32,6 +33,8 @@ from ._process import ServerProcess, free_port
 IMAGE = "arangodb/arangodb:3.12"
 #: the collection Celery's backend writes to (its default name)
 COLLECTION = "celery"
+#: "admin" (default) or "user": whom the namespaces' URLs name (see ArangoStore.account)
+ACCOUNT_ENV = "CELERY_CONFORMANCE_ARANGODB_ACCOUNT"
 EMULATED_SUFFIX = "-emulated"
 #: seconds between two TTL sweeps of the emulated server (its --ttl-frequency)
 EMULATED_TTL_FREQUENCY = 1.0
@@ -53,11 +56,20 @@ class ArangoStore(StoreServer):
 
     def __init__(self, base_url: str, username: str = "root", password: str = "",
                  process: Optional[ServerProcess] = None, container=None, route: str = "url",
-                 kind: Optional[str] = None, version: Optional[str] = None) -> None:
+                 kind: Optional[str] = None, version: Optional[str] = None,
+                 account: Optional[str] = None) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
         self.username = username
         self._password = password
+        #: whom each namespace's URL names: "admin" (the store's own user,
+        #: root) or "user" (a user of the namespace's own, with read-write
+        #: access to its database only; the namespace's database is then made
+        #: by the admin, and only its collection is left to the backend)
+        self.account = account or os.environ.get(ACCOUNT_ENV, "admin")
+        if self.account not in ("admin", "user"):
+            raise StoreUnavailable(f"{ACCOUNT_ENV}={self.account!r}: use 'admin' (the store's "
+                                   f"own user) or 'user' (a non-admin user per namespace)")
         self.process = process
         self.container = container
         self.route = route
@@ -73,6 +85,11 @@ class ArangoStore(StoreServer):
 
     def __repr__(self) -> str:  # never show the password
         return f"<ArangoStore {self.base_url} ({self.kind}, via {self.route})>"
+
+    def describe(self) -> str:
+        described = super().describe()
+        return described if self.account == "admin" else \
+            f"{described}, as a non-admin user per namespace"
 
     # ------------------------------------------------------------------ HTTP
     def request(self, method: str, path: str, body: Optional[dict] = None,
@@ -101,22 +118,63 @@ class ArangoStore(StoreServer):
     # ------------------------------------------------------------ namespaces
     def create_namespace(self, label: str) -> Namespace:
         name = self.new_namespace_name(label)
-        self.request("POST", "/_api/database", {"name": name})
+        username, password = self._make_database(name)
         self.request("POST", f"/_db/{name}/_api/collection", {"name": COLLECTION})
-        return self._namespace(name)
+        return self._namespace(name, username, password)
 
     def create_unmade_namespace(self, label: str) -> Namespace:
-        """A database name no database has yet (dropped like any namespace)."""
-        return self._namespace(self.new_namespace_name(label))
+        """A database name no database has yet (dropped like any namespace);
+        for a non-admin account, which may not create databases, a database
+        without the collection."""
+        name = self.new_namespace_name(label)
+        if self.account == "admin":
+            return self._namespace(name, self.username, self._password)
+        return self._namespace(name, *self._make_database(name))
 
-    def _namespace(self, name: str) -> Namespace:
+    def _make_database(self, name: str) -> tuple:
+        """Create database ``name``; the (user, password) its namespace's URL names."""
+        if self.account == "admin":
+            self.request("POST", "/_api/database", {"name": name})
+            return self.username, self._password
+        username, password = self._user_of(name), secrets.token_hex(16)
+        # users listed at creation get read-write access to this database only
+        self.request("POST", "/_api/database", {"name": name, "users": [
+            {"username": username, "passwd": password, "active": True}]})
+        return username, password
+
+    @staticmethod
+    def _user_of(name: str) -> str:
+        """The non-admin user of the namespace whose database is ``name``."""
+        return f"u_{name}"[:60]
+
+    def _namespace(self, name: str, username: str, password: str) -> Namespace:
         split = urlsplit(self.base_url)
-        url = (f"arangodb://{quote(self.username, safe='')}:{quote(self._password, safe='')}"
+        url = (f"arangodb://{quote(username, safe='')}:{quote(password, safe='')}"
                f"@{split.hostname}:{split.port or 8529}/{name}/{COLLECTION}")
         settings = {}
         if split.scheme == "https":
             settings = {"arangodb_backend_settings": {"http_protocol": "https", "verify": True}}
         return Namespace(name=name, url=url, store=self, settings=settings)
+
+    #: seconds the emulated server holds each write after its snapshot within
+    #: :meth:`contention`: concurrent writers of one document overlap, as
+    #: transactions on a loaded real server do
+    CONTENTION_WINDOW = 0.05
+
+    @contextlib.contextmanager
+    def contention(self, namespace: Namespace):
+        if self.kind != "emulated":
+            yield
+            return
+        self._contend(namespace, self.CONTENTION_WINDOW)
+        try:
+            yield
+        finally:
+            self._contend(namespace, 0)
+
+    def _contend(self, namespace: Namespace, window: float) -> None:
+        self.request("PUT", "/_admin/emulator/contention",
+                     {"database": namespace.name, "window": window})
 
     def drop_namespace(self, namespace: Namespace) -> None:
         try:
@@ -124,12 +182,19 @@ class ArangoStore(StoreServer):
         except ArangoRequestError as exc:
             if exc.error_num != 1228:   # already gone
                 raise
+        if self.account == "user":
+            try:
+                self.request("DELETE",
+                             f"/_api/user/{quote(self._user_of(namespace.name), safe='')}")
+            except ArangoRequestError as exc:
+                if exc.error_num != 1703:   # no such user
+                    raise
 
     # ------------------------------------------------------------- lifecycle
     def connection_info(self) -> dict:
         return {"base_url": self.base_url, "username": self.username,
                 "password": self._password, "kind": self.kind, "route": self.route,
-                "version": self.version}
+                "version": self.version, "account": self.account}
 
     def ready(self) -> bool:
         """True once an authenticated /_api/version answers."""
@@ -247,4 +312,4 @@ def from_connection_info(info: dict) -> StoreServer:
     """The store another process started (xdist workers)."""
     return ArangoStore(info["base_url"], info["username"], info["password"],
                        route=info.get("route", "url"), kind=info.get("kind"),
-                       version=info.get("version"))
+                       version=info.get("version"), account=info.get("account"))

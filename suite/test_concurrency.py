@@ -8,6 +8,7 @@ fresh ids.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 
@@ -42,8 +43,16 @@ def _modes(capabilities):
                            else ["threads"])
 
 
-def _run(backend, work_for, n_workers: int, mode: str) -> list:
-    """Run ``work_for(own_backend, worker_index)(round)`` in n workers; returns errors."""
+def _contention(namespace):
+    """The store's contention mode for the namespace: overlapping writers meet
+    the conflicts the real store reports (a no-op where they arise anyway)."""
+    contention = getattr(getattr(namespace, "store", None), "contention", None)
+    return contention(namespace) if contention is not None else contextlib.nullcontext()
+
+
+def _run(backend, work_for, n_workers: int, mode: str, namespace) -> list:
+    """Run ``work_for(own_backend, worker_index)(round)`` in n workers, under
+    the store's contention mode for ``namespace``; returns errors."""
     clones = []
 
     def make_worker(index):
@@ -52,7 +61,8 @@ def _run(backend, work_for, n_workers: int, mode: str) -> list:
         return work_for(own, index)
 
     try:
-        return run_parallel(make_worker, n_workers, ROUNDS, mode, app=backend.app)
+        with _contention(namespace):
+            return run_parallel(make_worker, n_workers, ROUNDS, mode, app=backend.app)
     finally:
         for c in clones:  # only the threads' backends live in this process
             close_backend(c)
@@ -88,7 +98,7 @@ def test_concurrent_started_and_success_end_in_success(make_backend, capabilitie
                     own.store_result(ids[r], {"writer": index}, states.STARTED)
         return work
 
-    errors = _run(backend, work_for, n_workers, mode)
+    errors = _run(backend, work_for, n_workers, mode, make_backend.namespace)
     for r, task_id in enumerate(ids):
         meta = _read(backend, task_id)
         assert meta["status"] == states.SUCCESS and meta["result"] == normalized(value), (
@@ -114,7 +124,7 @@ def test_concurrent_first_writes_never_surface_unique_violation(make_backend, ca
     def work_for(own, index):
         return lambda r: own.store_result(ids[r], result, state)
 
-    errors = _run(backend, work_for, n_workers, mode)
+    errors = _run(backend, work_for, n_workers, mode, make_backend.namespace)
     unique = [e for e in errors if UNIQUE_VIOLATION.search(e.text)]
     assert not unique, (f"concurrent first writes ({n_workers} {mode}) surfaced a "
                         "unique-key violation:\n" + "\n".join(map(str, unique)))
@@ -138,13 +148,14 @@ def test_parallel_first_use_of_a_location_not_made_yet(make_backend, capabilitie
     each making it while another does is no error, and every store_result
     persists and reads back."""
     mode = data.draw(_modes(capabilities), label="mode")
-    backend = make_backend(namespace=make_backend.new_namespace(unmade=True))
+    namespace = make_backend.new_namespace(unmade=True)
+    backend = make_backend(namespace=namespace)
     ids = {(w, r): str(uuid.uuid4()) for w in range(n_workers) for r in range(ROUNDS)}
 
     def work_for(own, index):
         return lambda r: own.store_result(ids[(index, r)], {"writer": index}, states.SUCCESS)
 
-    errors = _run(backend, work_for, n_workers, mode)
+    errors = _run(backend, work_for, n_workers, mode, namespace)
     assert not errors, (f"{n_workers} clients ({mode}) making their location on first use "
                         f"at once raised:\n" + "\n".join(map(str, errors)))
     for (w, r), task_id in ids.items():
@@ -171,7 +182,7 @@ def test_parallel_writes_to_distinct_ids_all_persist(make_backend, capabilities,
     def work_for(own, index):
         return lambda r: own.store_result(ids[(index, r)], expected(index, r), states.SUCCESS)
 
-    errors = _run(backend, work_for, n_workers, mode)
+    errors = _run(backend, work_for, n_workers, mode, make_backend.namespace)
     assert not errors, (f"parallel store_result on distinct ids ({n_workers} {mode}) raised:\n"
                         + "\n".join(map(str, errors)))
     for (w, r), task_id in ids.items():

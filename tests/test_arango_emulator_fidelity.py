@@ -289,3 +289,91 @@ def test_ttl_index_reads_date_strings_as_arangodb_does(root, db):
     left = root.post(f"{db}/_api/cursor", json={
         "query": "FOR d IN products SORT d._key RETURN d._key"}).json()["result"]
     assert left == ["negative-year", "no-colon-offset"]
+
+
+# ------------------------------------------------------ write-write conflicts
+def _contention(server, root, db_url, window):
+    name = db_url.rsplit("/_db/", 1)[1]
+    response = root.put(f"{server.base_url}/_admin/emulator/contention",
+                        json={"database": name, "window": window})
+    assert response.status_code == 200, response.text
+
+
+def _at_once(*requests_):
+    """Send each request (a no-argument callable) from its own thread at the same moment."""
+    import threading
+
+    barrier = threading.Barrier(len(requests_))
+    answers = [None] * len(requests_)
+
+    def send(i):
+        barrier.wait()
+        answers[i] = requests_[i]()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests_))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+UPSERT = ("UPSERT {_key: @key} INSERT {_key: @key, v: @v} UPDATE {v: @v} IN products "
+          "RETURN NEW")
+
+
+def test_overlapping_upserts_of_a_new_key_meet_a_unique_constraint(server, root, db):
+    """Two UPSERTs of one new key whose transactions overlap: both snapshots
+    lack the document, so the later writer's insert violates the primary
+    index (1210, 409) as in ArangoDB, and its write is not applied."""
+    _contention(server, root, db, 0.2)
+
+    def upsert(v):
+        return lambda: root.post(f"{db}/_api/cursor", json={
+            "query": UPSERT, "bindVars": {"key": "k1", "v": v}})
+
+    answers = _at_once(upsert(1), upsert(2))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409).json()
+    assert refused["errorNum"] == 1210
+    winner = next(a for a in answers if a.status_code == 201).json()["result"][0]["v"]
+    assert root.get(f"{db}/_api/document/products/k1").json()["v"] == winner
+
+
+def test_overlapping_updates_of_one_document_meet_a_write_write_conflict(server, root, db):
+    """Two updates of one document whose transactions overlap: the later
+    one fails with 1200 "write-write conflict" (409), as RocksDB reports it."""
+    assert root.post(f"{db}/_api/document/products", json={"_key": "k2", "v": 0}).ok
+    _contention(server, root, db, 0.2)
+
+    def patch(v):
+        return lambda: root.patch(f"{db}/_api/document/products/k2", json={"v": v})
+
+    answers = _at_once(patch(1), patch(2))
+    assert sorted(a.status_code for a in answers) == [202, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409).json()
+    assert (refused["errorNum"], refused["errorMessage"]) == (1200, "write-write conflict")
+
+
+def test_writes_that_do_not_overlap_never_conflict(server, root, db):
+    """With the contention window on, writes one after another all succeed,
+    and a query writing one document twice does not conflict with itself."""
+    _contention(server, root, db, 0.05)
+    for v in range(3):
+        response = root.post(f"{db}/_api/cursor", json={
+            "query": UPSERT, "bindVars": {"key": "k3", "v": v}})
+        assert response.status_code == 201, response.text
+    response = root.post(f"{db}/_api/cursor", json={
+        "query": "FOR v IN [1, 2] UPSERT {_key: 'k4'} INSERT {_key: 'k4', v} UPDATE {v} "
+                 "IN products RETURN NEW.v"})
+    assert response.status_code == 201, response.text
+    assert root.get(f"{db}/_api/document/products/k4").json()["v"] == 2
+
+
+def test_contention_window_is_for_root_only_and_checked(server, root, db):
+    """The emulator-only switch refuses a window out of range."""
+    name = db.rsplit("/_db/", 1)[1]
+    response = root.put(f"{server.base_url}/_admin/emulator/contention",
+                        json={"database": name, "window": -1})
+    assert_error(response, 400, 10)

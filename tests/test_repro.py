@@ -9,6 +9,7 @@ maintainer can attach it to an upstream bug as it is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -78,14 +79,19 @@ def run_reproduction(broker, name: str, spec_name: str, store: str):
         pytest.skip(f"not run: {exc}")
     namespace = server.create_namespace("repro")
     settings = {**namespace.settings, **namespace.trust_settings}
+    # concurrency reproductions run under the store's contention mode (on the
+    # emulated ArangoDB, overlapping writers meet conflicts every time)
+    contention = server.contention(namespace) if name.startswith("cc") else \
+        contextlib.nullcontext()
     try:
         # the URL and settings (passwords, keys) go through the environment,
         # never the process list
         env = {**os.environ, "CELERY_CONFORMANCE_BACKEND_URL": namespace.url,
                "CELERY_CONFORMANCE_REPRO_SETTINGS": json.dumps(settings)}
-        return subprocess.run(
-            [sys.executable, str(script_path(name)), SPECS[spec_name].backend, "-", "-"],
-            capture_output=True, text=True, timeout=600, env=env)
+        with contention:
+            return subprocess.run(
+                [sys.executable, str(script_path(name)), SPECS[spec_name].backend, "-", "-"],
+                capture_output=True, text=True, timeout=600, env=env)
     finally:
         server.drop_namespace(namespace)
 

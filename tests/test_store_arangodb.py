@@ -215,3 +215,55 @@ def test_the_ladder_falls_back_to_the_emulated_server(monkeypatch, tmp_path):
     finally:
         local.stop()
     assert local.process.proc.poll() is not None
+
+
+# ------------------------------------------------------ a non-admin account
+@pytest.fixture
+def user_store(store):
+    """The same server, its namespaces named by a non-admin user each."""
+    return arangodb.from_connection_info({**store.connection_info(), "account": "user"})
+
+
+def test_a_non_admin_namespace_is_reached_by_its_own_user_only(store, user_store):
+    """With account "user", a namespace's URL names a user of its own, who
+    reads and writes that database and no other; dropping the namespace
+    drops the user."""
+    from urllib.parse import unquote, urlsplit
+
+    first, second = (user_store.create_namespace(n) for n in ("mine", "theirs"))
+    try:
+        parts = urlsplit(first.url)
+        user, secret = unquote(parts.username), unquote(parts.password)
+        assert user != "root" and secret != password_of(store)
+        assert "non-admin" in user_store.describe()
+        session = requests.Session()
+        session.auth = (user, secret)
+        own = session.post(f"{store.base_url}/_db/{first.name}/_api/document/celery",
+                           json={"_key": "k", "v": 1})
+        assert own.status_code in (201, 202), own.text
+        for forbidden in (f"/_db/{second.name}/_api/document/celery",
+                          "/_db/_system/_api/document/celery"):
+            refused = session.post(store.base_url + forbidden, json={"_key": "k"})
+            assert refused.status_code in (401, 403), (forbidden, refused.text)
+    finally:
+        user_store.drop_namespace(second)
+        user_store.drop_namespace(first)
+    gone = requests.get(f"{store.base_url}/_api/user/{user}", auth=("root", password_of(store)))
+    assert gone.status_code == 404
+
+
+def test_the_contract_holds_on_the_reference_backend_as_a_non_admin_user(harness, monkeypatch):
+    """The reference ArangoDB backend meets the contract's store-facing
+    clauses when its URL names a user with access to its own database only
+    (the account a deployment gives it), not root."""
+    monkeypatch.setenv(arangodb.ACCOUNT_ENV, "user")
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "ci")
+    result = harness.run_contract(
+        "test_roundtrip", "test_states", "test_groups", "test_forget", "test_concurrency",
+        "test_expiry", args=("--backend=arangodb", "--require-store=arangodb", "-p", "no:xdist"),
+        subprocess=True)
+    outcomes = result.parseoutcomes()
+    assert not outcomes.get("failed") and not outcomes.get("errors"), \
+        result.stdout.str()[-4000:]
+    assert outcomes["passed"] >= 40 and "non-admin user" in result.stdout.str() + \
+        result.stderr.str()

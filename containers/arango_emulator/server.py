@@ -21,6 +21,12 @@ with ArangoDB's numbers and HTTP codes. Endpoints::
     GET  /_api/gharial, /_api/foxx, /_api/view, /_api/analyzer, /_api/tasks,
          /_api/transaction (empty lists; anything else there answers 501)
 
+Emulator only (root): ``PUT /_admin/emulator/contention`` with ``{"database": D,
+"window": SECONDS}`` holds every writing request on database D for that long
+after it takes its snapshot, so writers that overlap in time meet the
+write-write conflicts ArangoDB reports for concurrent transactions (a window
+of 0 turns it off). Without it conflicts still arise wherever requests overlap.
+
 Options the emulator would have to honour and does not are refused with 501
 (errorNum 9), never accepted and ignored: ``versionAttribute`` on document
 writes, a collection ``schema`` or ``computedValues``, collection-level grants.
@@ -35,6 +41,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -44,8 +51,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .errors import TEXTS, ArangoError, QueryError
 from .executor import VERSION, run_query
-from .storage import (REV_MISMATCH, Collection, Database, Store, Transaction, User,
-                      refuse_unenforced_properties, valid_collection_name, valid_key)
+from .storage import (REV_MISMATCH, SNAPSHOTS, Collection, Database, Store, Transaction,
+                      User, refuse_unenforced_properties, valid_collection_name, valid_key)
 from .values import dumps, for_json, loads
 
 log = logging.getLogger("arango_emulator")
@@ -100,6 +107,18 @@ class Cursor:
         return body
 
 
+#: a query that writes (a modification operation's keyword)
+MODIFYING_QUERY = re.compile(rb"\b(INSERT|UPDATE|REPLACE|REMOVE|UPSERT)\b", re.IGNORECASE)
+
+
+def is_write(method: str, path: str, body: bytes) -> bool:
+    """Whether a request writes documents (what the contention window holds)."""
+    if path.startswith(("/_api/document", "/_api/import")):
+        return method in ("POST", "PUT", "PATCH", "DELETE")
+    return method == "POST" and path.rstrip("/") == "/_api/cursor" and \
+        MODIFYING_QUERY.search(body) is not None
+
+
 class Emulator:
     """The server's state: the store, cursors and the signing key for JWTs."""
 
@@ -109,6 +128,8 @@ class Emulator:
         self.secret = secrets.token_bytes(32)
         self.cursors: dict[str, Cursor] = {}
         self.cursor_lock = threading.Lock()
+        #: database name -> seconds a writing request waits after its snapshot
+        self.contention: dict[str, float] = {}
         self.ids = itertools.count(int(time.time()) % 100000 * 1000)
 
     # --------------------------------------------------------------- auth
@@ -296,6 +317,21 @@ class Api:
         if section == "echo":
             return Response(200, {"requestType": req.method, "parameters": {
                 k: v[-1] for k, v in req.query.items()}})
+        if section == "emulator" and rest == ["contention"] and req.method == "PUT":
+            self.require_admin(req)
+            body = req.json()
+            database, window = (body.get("database"), body.get("window")) \
+                if isinstance(body, dict) else (None, None)
+            if not isinstance(database, str) or isinstance(window, bool) or \
+                    not isinstance(window, (int, float)) or not 0 <= window <= 10:
+                raise ArangoError(10, "expecting {database: name, window: 0..10 seconds}",
+                                  status=400)
+            with self.emulator.cursor_lock:
+                if window:
+                    self.emulator.contention[database] = float(window)
+                else:
+                    self.emulator.contention.pop(database, None)
+            return ok({"database": database, "window": window})
         raise ArangoError(404, f"unknown path '{req.path}'")
 
     def open_auth(self, req: Request) -> Response:
@@ -759,10 +795,10 @@ class Api:
                     details.append(f"at position {position}: creating document failed with "
                                    f"error '{TEXTS.get(exc.num, exc.message)}', offending "
                                    f"document: {dumps(item)}")
-        body = {**counts}
+        body = {"error": False, **counts}   # as ArangoDB answers an import: no "code"
         if req.flag("details"):
             body["details"] = details
-        return ok(body, 201)
+        return Response(201, body)
 
     # -------------------------------------------------------------- indexes
     def indexes(self, req: Request, rest: list) -> Response:
@@ -979,7 +1015,14 @@ class Handler(BaseHTTPRequestHandler):
                     return
             request = Request(self.command, path, parse_qs(split.query, keep_blank_values=True),
                               self.headers, raw, database, user)
-            response = self.api.dispatch(request)
+            SNAPSHOTS.begin()
+            try:
+                window = emulator.contention.get(database)
+                if window and is_write(self.command, path, raw):
+                    time.sleep(window)
+                response = self.api.dispatch(request)
+            finally:
+                SNAPSHOTS.end()
         except ArangoError as exc:
             response = Response(exc.status, exc.body())
         except Exception as exc:  # a bug here must not kill the connection silently

@@ -4,6 +4,14 @@ All access to a database happens under its lock (``Database.lock``), so
 every operation and every AQL query is atomic; a query's writes are undone
 when it fails (all or nothing). Documents are never changed in place: a
 write stores a new dict, so a value read earlier stays as it was read.
+
+Write-write conflicts: ArangoDB (RocksDB) runs each document operation and
+AQL query on a snapshot taken when it starts, and a write to a document
+another transaction changed after that snapshot fails with 1200 ("write-write
+conflict", 409); an UPSERT or insert of a key another transaction created
+meanwhile fails with 1210. Here a request's snapshot is taken when it
+arrives (:data:`SNAPSHOTS`), before it waits for the lock, so requests that
+overlap in time conflict as concurrent transactions do.
 """
 
 from __future__ import annotations
@@ -95,6 +103,64 @@ class Clock:
 
 
 CLOCK = Clock()
+
+#: how many changed keys a collection remembers before it forgets those no
+#: running request's snapshot can still conflict with
+CHANGED_KEYS_KEPT = 4096
+
+
+class Snapshots:
+    """The commit sequence, and the snapshot each running request works on
+    (thread-local: each request runs in a thread of its own)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self._active: dict[int, int] = {}
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        """Take this thread's snapshot: the changes committed so far."""
+        with self._lock:
+            snapshot = self._sequence
+            self._active[snapshot] = self._active.get(snapshot, 0) + 1
+        self._local.snapshot = snapshot
+        self._local.written = set()
+
+    def end(self) -> None:
+        snapshot = getattr(self._local, "snapshot", None)
+        if snapshot is None:
+            return
+        with self._lock:
+            left = self._active.pop(snapshot) - 1
+            if left:
+                self._active[snapshot] = left
+        self._local.snapshot = None
+
+    def current(self) -> Optional[int]:
+        return getattr(self._local, "snapshot", None)
+
+    def wrote(self, collection: "Collection", key: str) -> bool:
+        """Record that this thread's transaction writes ``key``; whether it had already."""
+        written = getattr(self._local, "written", None)
+        if written is None:
+            return False
+        seen = (id(collection), key) in written
+        written.add((id(collection), key))
+        return seen
+
+    def commit(self) -> int:
+        with self._lock:
+            self._sequence += 1
+            return self._sequence
+
+    def oldest(self) -> int:
+        """The oldest snapshot a running request holds (the present if none)."""
+        with self._lock:
+            return min(self._active, default=self._sequence)
+
+
+SNAPSHOTS = Snapshots()
 
 
 class Transaction:
@@ -236,6 +302,8 @@ class Collection:
             self.indexes.append(Index(self, 1, {"type": "edge", "fields": ["_from", "_to"]}))
         self.next_index = 2
         self.revision = "0"
+        #: key -> (commit sequence of its last change, whether that change created it)
+        self.changed: dict[str, tuple[int, bool]] = {}
 
     # ------------------------------------------------------------- description
     def describe(self) -> dict:
@@ -265,6 +333,7 @@ class Collection:
         if old is not None:
             for index in self.indexes:
                 index.remove_doc(old)
+        self._remember_change(key, created=old is None and doc is not None)
         if doc is None:
             self.docs.pop(key, None)
         else:
@@ -273,7 +342,30 @@ class Collection:
                 index.add_doc(doc)
         self.revision = CLOCK.revision()
 
+    def _remember_change(self, key: str, created: bool) -> None:
+        if len(self.changed) >= CHANGED_KEYS_KEPT:
+            oldest = SNAPSHOTS.oldest()
+            self.changed = {k: v for k, v in self.changed.items() if v[0] > oldest}
+        self.changed[key] = (SNAPSHOTS.commit(), created)
+
+    def _check_conflict(self, key: str) -> None:
+        """Refuse a write to ``key`` that another transaction changed after
+        this request's snapshot (1200), or created meanwhile (1210: in the
+        snapshot it did not exist, so the write would insert it)."""
+        snapshot = SNAPSHOTS.current()
+        if snapshot is None or SNAPSHOTS.wrote(self, key):
+            return
+        change = self.changed.get(key)
+        if change is None or change[0] <= snapshot:
+            return
+        if change[1] and key in self.docs:
+            raise ArangoError(
+                1210, "unique constraint violated - in index primary of type primary over "
+                f"'_key'; conflicting key: {key}", extra={"_key": key})
+        raise ArangoError(1200, "write-write conflict")
+
     def _write(self, key: str, doc: Optional[dict], txn: Optional[Transaction]) -> None:
+        self._check_conflict(key)
         if doc is not None:
             for index in self.indexes:
                 other = index.conflict(doc)
