@@ -487,6 +487,60 @@ def test_python_arango_collections_documents_and_indexes(server, password, dbnam
     assert db.delete_collection("things") is True
 
 
+def test_python_arango_users_and_permissions(server, password, dbname):
+    """Users and database permissions through python-arango, as ArangoDB's
+    documentation gives them: a new user reaches nothing, ro reads and
+    cannot write (403, 11), rw writes; its own record stays readable."""
+    from arango import ArangoClient
+    from arango.exceptions import DocumentInsertError, UserCreateError
+
+    client = ArangoClient(hosts=server.base_url)
+    system = client.db("_system", "root", password)
+    created = system.create_user("peer-reader", "pw", active=True)
+    assert created["username"] == "peer-reader" and created["active"] is True
+    with pytest.raises(UserCreateError) as duplicate:
+        system.create_user("peer-reader", "pw")
+    assert duplicate.value.error_code == 1702
+    try:
+        assert system.permission("peer-reader", dbname) == "none"
+        system.update_permission("peer-reader", "ro", dbname)
+        assert system.permission("peer-reader", dbname) == "ro"
+        reader = client.db(dbname, "peer-reader", "pw")
+        assert reader.collection("c").count() == 0
+        with pytest.raises(DocumentInsertError) as refused:
+            reader.collection("c").insert({"v": 1})
+        assert (refused.value.http_code, refused.value.error_code) == (403, 11)
+        system.update_permission("peer-reader", "rw", dbname)
+        assert reader.collection("c").insert({"_key": "x", "v": 1})["_key"] == "x"
+        assert client.db("_system", "peer-reader", "pw").user("peer-reader")["username"] \
+            == "peer-reader"
+    finally:
+        assert system.delete_user("peer-reader") is True
+    assert not system.has_user("peer-reader")
+
+
+def test_python_arango_aql_and_bulk_operations(server, password, dbname):
+    """AQL with bind variables and a cursor in batches, and bulk document
+    operations whose failed items come back as errors, through python-arango."""
+    from arango import ArangoClient
+    from arango.exceptions import AQLQueryExecuteError, DocumentInsertError
+
+    db = ArangoClient(hosts=server.base_url).db(dbname, "root", password)
+    c = db.collection("c")
+    results = c.insert_many([{"_key": f"k{i}", "n": i} for i in range(5)] + [{"_key": "k0"}])
+    assert [isinstance(r, DocumentInsertError) for r in results] == [False] * 5 + [True]
+    assert results[-1].error_code == 1210
+    cursor = db.aql.execute("FOR d IN @@c FILTER d.n >= @low SORT d.n RETURN d.n",
+                            bind_vars={"@c": "c", "low": 2}, batch_size=1, count=True)
+    assert cursor.count() == 3 and list(cursor) == [2, 3, 4]
+    with pytest.raises(AQLQueryExecuteError) as missing:
+        db.aql.execute("FOR d IN c RETURN @nope")
+    assert missing.value.error_code == 1551   # a declared bind parameter with no value
+    removed = c.delete_many([{"_key": "k1"}, {"_key": "absent"}])
+    assert isinstance(removed[1], Exception) and removed[1].error_code == 1202
+    assert c.count() == 4
+
+
 # ---------------------------------------------------------------- persistence
 def test_data_dir_snapshot_survives_a_restart(tmp_path):
     first = start_emulator(str(tmp_path), ("--data-dir", str(tmp_path / "data")))
