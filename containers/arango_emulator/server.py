@@ -795,10 +795,10 @@ class Api:
                     details.append(f"at position {position}: creating document failed with "
                                    f"error '{TEXTS.get(exc.num, exc.message)}', offending "
                                    f"document: {dumps(item)}")
-        body = {"error": False, **counts}   # as ArangoDB answers an import: no "code"
+        body = {**counts}
         if req.flag("details"):
             body["details"] = details
-        return Response(201, body)
+        return ok(body, 201)   # "code": 201 too, as in ArangoDB 3.12's documented example
 
     # -------------------------------------------------------------- indexes
     def indexes(self, req: Request, rest: list) -> Response:
