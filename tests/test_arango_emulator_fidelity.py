@@ -318,14 +318,15 @@ def _at_once(*requests_):
     return answers
 
 
-UPSERT = ("UPSERT {_key: @key} INSERT {_key: @key, v: @v} UPDATE {v: @v} IN products "
+UPSERT = ("\nUPSERT {_key: @key} INSERT {_key: @key, v: @v} UPDATE {v: @v} IN products "
           "RETURN NEW")
 
 
 def test_overlapping_upserts_of_a_new_key_meet_a_unique_constraint(server, root, db):
     """Two UPSERTs of one new key whose transactions overlap: both snapshots
     lack the document, so the later writer's insert violates the primary
-    index (1210, 409) as in ArangoDB, and its write is not applied."""
+    index (1210, 409) as in ArangoDB, and its write is not applied. (The
+    query starts on a new line, as a client's query text often does.)"""
     _contention(server, root, db, 0.2)
 
     def upsert(v):

@@ -108,15 +108,20 @@ class Cursor:
 
 
 #: a query that writes (a modification operation's keyword)
-MODIFYING_QUERY = re.compile(rb"\b(INSERT|UPDATE|REPLACE|REMOVE|UPSERT)\b", re.IGNORECASE)
+MODIFYING_QUERY = re.compile(r"\b(INSERT|UPDATE|REPLACE|REMOVE|UPSERT)\b", re.IGNORECASE)
 
 
 def is_write(method: str, path: str, body: bytes) -> bool:
     """Whether a request writes documents (what the contention window holds)."""
     if path.startswith(("/_api/document", "/_api/import")):
         return method in ("POST", "PUT", "PATCH", "DELETE")
-    return method == "POST" and path.rstrip("/") == "/_api/cursor" and \
-        MODIFYING_QUERY.search(body) is not None
+    if method != "POST" or path.rstrip("/") != "/_api/cursor":
+        return False
+    try:
+        query = json.loads(body).get("query")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(query, str) and MODIFYING_QUERY.search(query) is not None
 
 
 class Emulator:
