@@ -336,8 +336,8 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
             errors = {(m["line"], m["operator"], m["occurrence"])
                       for m in rejudged(args.rejudge, mutated.path) if m["outcome"] == "error"}
             present = {mutant_key(m) for m in mutants.values()}
-            chosen = [i for i in chosen if mutant_key(mutants[i.job_id]) not in done
-                      if i.job_id in mutants] + \
+            chosen = [i for i in chosen if i.job_id in mutants
+                      if mutant_key(mutants[i.job_id]) not in done] + \
                 [i for i in chosen if i.job_id not in mutants and (
                     i.mutations[0].start_pos[0], i.mutations[0].operator_name,
                     i.mutations[0].occurrence) in errors]
