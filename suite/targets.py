@@ -488,7 +488,7 @@ REFERENCE_COSMOSDBSQL = BackendSpec(
         (setting, value, setting)
         for setting in ("cosmosdbsql_database_name", "cosmosdbsql_collection_name")
         # Cosmos names: 1-255 characters, none of / \ ? #, no surrounding spaces
-        for value in ("", "a/b", "a\\b", "a?b", "a#b", " padded", "x" * 256, 7)) + tuple(
+        for value in ("", "a/b", "a\\b", "a?b", "a#b", " padded", "padded ", "x" * 256, 7)) + tuple(
         (setting, value, setting)
         for setting in ("cosmosdbsql_max_retry_attempts", "cosmosdbsql_max_retry_wait_time")
         for value in (-1, True, "9", 1.5)) + (
