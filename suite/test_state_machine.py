@@ -24,6 +24,7 @@ import dataclasses
 import re
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from typing import Optional
 
@@ -141,8 +142,10 @@ class BackendModelMachine(RuleBasedStateMachine):
                 seeds=st.lists(st.tuples(plain_task_ids(), st.one_of(st.none(), value_states),
                                          json_values), min_size=2, max_size=3))
     def start(self, expires, seeds):
-        """A backend on an empty store, and a few task ids, some already
-        written, so that short runs reuse ids from their first step."""
+        """A backend on an empty store, an id never written forgotten and a
+        group never saved deleted (FG2, GR2: no error), and a few task ids,
+        some already written, so that short runs reuse ids from their first
+        step."""
         import time_machine
 
         if self.clock_controlled:
@@ -152,6 +155,14 @@ class BackendModelMachine(RuleBasedStateMachine):
             self.clock = self.traveller.start()
         note(f"backend in a fresh namespace, result_expires={self.expires}")
         self.backend = self.make_backend(fresh=True, result_expires=self.expires)
+        # FG2 and GR2 in every program, not only in those that happen to draw
+        # them: an id never written is forgotten, a group never saved deleted
+        never = f"never-written-{uuid.uuid4()}"
+        note(f"forget({never}), an id never written")
+        _removal(self.backend.forget, never, False, "FG2", "forget")
+        if self.caps.stores_groups:
+            note(f"delete_group({never}), a group never saved")
+            _removal(self.backend.delete_group, never, False, "GR2", "delete_group")
         for task_id, state, value in seeds:
             self.seen_tasks.add(task_id)
             if state is not None:
