@@ -185,15 +185,25 @@ def _credentialed_backend(make_backend, conformance_target, **conf):
             yield pair
 
 
-def _shown_forms(secret: str) -> set:
-    """The forms a password takes in text: as given, and URL-quoted as a URL
-    carries it (a base64 key's ``/``, ``+`` and ``=`` become ``%2F``...)."""
-    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+def _shown_forms(secret: str) -> dict:
+    """The forms a password takes in text, each with its name: as given, and
+    URL-quoted as a URL carries it (a base64 key's ``/``, ``+`` and ``=``
+    become ``%2F``...)."""
+    forms = {quote(secret, safe=""): "URL-quoted", quote(secret): "URL-quoted",
+             quote_plus(secret): "URL-quoted"}
+    forms[secret] = "as given"
+    return forms
 
 
 def _leaks(secret: str, texts) -> list:
+    """The texts that show ``secret``, each prefixed with the form it takes."""
     forms = _shown_forms(secret)
-    return [t for t in texts if any(form in t for form in forms)]
+    found = []
+    for text in texts:
+        shown = [name for form, name in forms.items() if form in text]
+        if shown:
+            found.append(f"[{', '.join(sorted(set(shown)))}] {text}")
+    return found
 
 
 def _formatted_records(records) -> list:
@@ -213,8 +223,8 @@ def test_password_not_in_uri_or_repr(make_backend, conformance_target, capabilit
     _require_host(make_backend.namespace.url)
     with _credentialed_backend(make_backend, conformance_target) as (backend, secret):
         shown = {"as_uri()": backend.as_uri(), "repr()": repr(backend), "str()": str(backend)}
-    leaked = [k for k, v in shown.items() if _leaks(secret, [v])]
-    assert not leaked, f"the configured password appears in {', '.join(leaked)}"
+    leaked = [f"{k} {_leaks(secret, [v])[0]}" for k, v in shown.items() if _leaks(secret, [v])]
+    assert not leaked, "the configured password appears in:\n" + "\n".join(leaked)
 
 
 @pytest.mark.clause("SC1")
@@ -275,8 +285,8 @@ def test_password_not_in_connection_errors_or_report(make_backend, conformance_t
     assert not leaked, "the configured password appears in the connection error:\n" + leaked[0]
     leaked = _leaks(secret, _formatted_records(caplog.records))
     assert not leaked, "the configured password appears in log records:\n" + "\n".join(leaked)
-    assert not _leaks(secret, [_report_of_failure(error, tmp_path)]), (
-        "the configured password appears in the conformance report")
+    leaked = _leaks(secret, [_report_of_failure(error, tmp_path)])
+    assert not leaked, "the configured password appears in the conformance report:\n" + leaked[0]
 
 
 def _report_of_failure(error: BaseException, tmp_path) -> str:

@@ -363,3 +363,40 @@ def test_sc2_fails_a_redis_backend_whose_default_does_not_verify(harness):
         "--backend=laxtls:SPEC", "-k", "tls_certificate_verified"), subprocess=True)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*not for certificate verification*"])
+
+
+# --------------------------------------------------- SC1 names what it found
+def test_sc1_names_the_form_in_which_a_password_shows():
+    """A password shows as given or URL-quoted (a Cosmos DB key's ``/`` as
+    ``%2F``); the finding names which, and a text without it is no finding."""
+    from celery_conformance.suite.test_security import _leaks
+
+    secret = "k3y/with+slash=="
+    found = _leaks(secret, ["https://h:8081/?key=k3y%2Fwith%2Bslash%3D%3D", "nothing here",
+                            "password k3y/with+slash== in a log", "k3y/with%2Bslash%3D%3D path form"])
+    assert [f.split("]")[0] + "]" for f in found] == [
+        "[URL-quoted]", "[as given]", "[URL-quoted]"]
+    assert _leaks("plain0123", ["no secret", "plain012"]) == []
+
+
+def test_sc1_fails_a_backend_whose_repr_shows_its_password(harness):
+    """A backend whose repr() carries its configured URL unmasked fails SC1,
+    and the failure says where and in which form the password showed."""
+    harness.write("leaky.py", """
+        import dataclasses
+
+        from celery_conformance.suite.targets import SPECS
+
+        from celery_conformance.backends.database import DatabaseBackend
+
+        class LeakyRepr(DatabaseBackend):
+            def __repr__(self):
+                return f"<LeakyRepr {self.url}>"
+
+        SPEC = dataclasses.replace(SPECS["reference-database"], name="leaky",
+                                   backend="leaky:LeakyRepr", stores=("postgresql",))
+    """)
+    result = harness.run_contract("test_security", args=(
+        "--backend=leaky:SPEC@postgresql", "-k", "password_not_in_uri_or_repr"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*password appears in:*", "*repr() [[]as given[]] <LeakyRepr*"])
