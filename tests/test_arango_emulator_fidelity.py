@@ -372,6 +372,48 @@ def test_writes_that_do_not_overlap_never_conflict(server, root, db):
     assert root.get(f"{db}/_api/document/products/k4").json()["v"] == 2
 
 
+def test_remembered_changes_stay_bounded_and_keep_what_a_running_snapshot_needs():
+    """The changes a collection remembers for conflict checks are pruned as
+    writes go on, but never one newer than a running request's snapshot: a
+    write made after that snapshot still conflicts, however many followed."""
+    import threading
+
+    from celery_conformance.containers.arango_emulator.storage import (
+        CHANGED_KEYS_KEPT, SNAPSHOTS, ArangoError, Collection, Database)
+
+    products = Collection(Database("bounded"), "products", {})
+    for i in range(3 * CHANGED_KEYS_KEPT):
+        products.insert({"_key": f"a{i}", "v": 0})
+    assert len(products.changed) <= CHANGED_KEYS_KEPT
+
+    snapshot_taken, written = threading.Event(), threading.Event()
+    outcome = {}
+
+    def late_writer():
+        SNAPSHOTS.begin()
+        try:
+            snapshot_taken.set()
+            written.wait(60)
+            products.update("k", {"v": "late"})
+        except ArangoError as exc:
+            outcome["error"] = exc.num
+        finally:
+            SNAPSHOTS.end()
+
+    products.insert({"_key": "k", "v": 0})
+    thread = threading.Thread(target=late_writer)
+    thread.start()
+    snapshot_taken.wait(60)
+    products.update("k", {"v": "first"})
+    for i in range(3 * CHANGED_KEYS_KEPT):
+        products.insert({"_key": f"b{i}", "v": 0})
+    written.set()
+    thread.join(60)
+    assert outcome == {"error": 1200}, "a change made after a running snapshot was forgotten"
+    assert products.get("k")["v"] == "first"
+    assert len(products.changed) <= 8 * CHANGED_KEYS_KEPT
+
+
 def test_contention_window_is_for_root_only_and_checked(server, root, db):
     """The emulator-only switch refuses a window out of range."""
     name = db.rsplit("/_db/", 1)[1]

@@ -140,14 +140,16 @@ class Snapshots:
     def current(self) -> Optional[int]:
         return getattr(self._local, "snapshot", None)
 
-    def wrote(self, collection: "Collection", key: str) -> bool:
-        """Record that this thread's transaction writes ``key``; whether it had already."""
+    def has_written(self, collection: "Collection", key: str) -> bool:
+        """Whether this thread's transaction already wrote ``key``."""
+        return (id(collection), key) in getattr(self._local, "written", ())
+
+    def record_write(self, collection: "Collection", key: str) -> None:
+        """Remember that this thread's transaction writes ``key`` (its later
+        writes of it are its own, never a conflict)."""
         written = getattr(self._local, "written", None)
-        if written is None:
-            return False
-        seen = (id(collection), key) in written
-        written.add((id(collection), key))
-        return seen
+        if written is not None:
+            written.add((id(collection), key))
 
     def commit(self) -> int:
         with self._lock:
@@ -304,6 +306,7 @@ class Collection:
         self.revision = "0"
         #: key -> (commit sequence of its last change, whether that change created it)
         self.changed: dict[str, tuple[int, bool]] = {}
+        self._prune_at = CHANGED_KEYS_KEPT
 
     # ------------------------------------------------------------- description
     def describe(self) -> dict:
@@ -343,9 +346,13 @@ class Collection:
         self.revision = CLOCK.revision()
 
     def _remember_change(self, key: str, created: bool) -> None:
-        if len(self.changed) >= CHANGED_KEYS_KEPT:
+        """Record ``key``'s change at the next commit; past the threshold,
+        forget the changes older than every running snapshot (the threshold
+        then doubles over what is left, so pruning costs O(1) per write)."""
+        if len(self.changed) >= self._prune_at:
             oldest = SNAPSHOTS.oldest()
             self.changed = {k: v for k, v in self.changed.items() if v[0] > oldest}
+            self._prune_at = max(CHANGED_KEYS_KEPT, 2 * len(self.changed))
         self.changed[key] = (SNAPSHOTS.commit(), created)
 
     def _check_conflict(self, key: str) -> None:
@@ -353,10 +360,11 @@ class Collection:
         this request's snapshot (1200), or created meanwhile (1210: in the
         snapshot it did not exist, so the write would insert it)."""
         snapshot = SNAPSHOTS.current()
-        if snapshot is None or SNAPSHOTS.wrote(self, key):
+        if snapshot is None or SNAPSHOTS.has_written(self, key):
             return
         change = self.changed.get(key)
         if change is None or change[0] <= snapshot:
+            SNAPSHOTS.record_write(self, key)
             return
         if change[1] and key in self.docs:
             raise ArangoError(
