@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -378,9 +379,11 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         log = open(sdir / "exec.log", "w")
         processes.append((subprocess.Popen([tool("cosmic-ray"), "exec", str(conf), str(db_path)],
                                            cwd=copy, env=environment(copy), stdout=log,
-                                           stderr=subprocess.STDOUT), log))
+                                           stderr=subprocess.STDOUT, start_new_session=True),
+                          log))
         shards.append(db_path)
     total = len(chosen)
+    stopped = False
     while any(p.poll() is None for p, _ in processes):
         time.sleep(10)
         done = 0
@@ -389,9 +392,22 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
                 done += sum(1 for _, r in db.results
                             if r.worker_outcome != WorkerOutcome.SKIPPED)
         say(f"{mutated.path}: {done}/{total} mutants run")
+        if args.deadline is not None and time.monotonic() > args.deadline and not stopped:
+            # the mutants still running are left unjudged; --rejudge runs them
+            say(f"{mutated.path}: time box reached, stopping the shards after {done}/{total}")
+            for process, _ in processes:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            for process, _ in processes:
+                process.wait()
+            stopped = True
+            args.partial.append(f"{mutated.path}: {done} of {total} selected mutants run "
+                                f"(time box of {args.time_box:g} min)")
     for process, log in processes:
         log.close()
-        if process.returncode != 0:
+        if process.returncode != 0 and not stopped:
             raise SystemExit(f"mutation: cosmic-ray exec failed (exit {process.returncode}); "
                              f"see {log.name}")
     return shards, cmap["tiers"], base / module
@@ -427,6 +443,9 @@ def main(argv=None) -> int:
                              "did not see killed or listed as equivalent (its survivors, and "
                              "those of code written since), and rewrite that report with "
                              "their outcomes")
+    parser.add_argument("--time-box", type=float, default=0, metavar="MINUTES",
+                        help="stop after MINUTES and report the mutants run so far as a "
+                             "partial run (a --rejudge run of that report runs the rest)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if a non-equivalent mutant survived")
     args = parser.parse_args(argv)
@@ -451,23 +470,30 @@ def main(argv=None) -> int:
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    args.deadline = started + args.time_box * 60 if args.time_box else None
+    args.partial = []
     sessions, judges, sources = {}, {}, {}
     broker = start_stores([b for path in files
                            for b in judging_backends(config.FILES[path], args)], root)
     try:
         for path in files:
+            if args.deadline is not None and time.monotonic() > args.deadline:
+                args.partial.append(f"{path}: not started (time box of {args.time_box:g} min)")
+                continue
             sessions[path], judges[path], sources[path] = mutate_file(config.FILES[path], args,
                                                                       root)
     finally:
         broker.stop_all()
     present = {path: {tuple(k) for k in json.loads(
         (root / (Path(path).stem.lstrip("_") or "module") / "present.json").read_text())}
-        for path in files} if args.rejudge else None
+        for path in sessions} if args.rejudge else None
     summary = write_reports(sessions, Path(args.out), REPO,
                             {"files": files, "since": args.since, "sample": args.sample,
                              "rejudge": args.rejudge,
                              "seed": args.seed, "judges": judges,
-                             "seconds": round(time.monotonic() - started)}, present, sources)
+                             "seconds": round(time.monotonic() - started),
+                             **({"partial": "; ".join(args.partial)} if args.partial else {})},
+                            present, sources)
     say(summary["headline"])
     if args.strict and summary["survived"]:
         say("survivors that are not listed as equivalent: see the report")

@@ -202,6 +202,13 @@ def run_tests(config: dict, coverage_map: dict, tests: list, lines: set) -> int:
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=config["cwd"], start_new_session=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def stop(signum, frame):
+        # a time-boxed run stopping the shards: the tests go with the probe
+        os.killpg(process.pid, signal.SIGKILL)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         output, _ = process.communicate(timeout=box)
     except subprocess.TimeoutExpired:
