@@ -28,7 +28,11 @@ SETTINGS = {
     "hypothesis_profile": ("HYPOTHESIS_PROFILE", "hypothesis-profile", "dev"),
     "repro_dir": ("CELERY_CONFORMANCE_REPRO_DIR", "repro-dir", None),
     "soak": ("CELERY_CONFORMANCE_SOAK", "soak", None),
+    "worker_broker": ("CELERY_CONFORMANCE_WORKER_BROKER", "worker-broker", "redis"),
 }
+
+#: the brokers the end-to-end tests' worker can use
+WORKER_BROKERS = ("redis", "rabbitmq")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Settings:
     repro_dir: Optional[str] = None
     #: seconds the RY7 fault schedule runs for (None: a short run)
     soak_seconds: Optional[float] = None
+    #: the store that carries the end-to-end tests' task messages
+    worker_broker: str = "redis"
 
 
 def read_pyproject(rootdir: Path) -> dict:
@@ -88,7 +94,16 @@ def resolve(option_values: dict, rootdir: Path, environ=os.environ) -> Settings:
         sources=sources,
         repro_dir=values["repro_dir"],
         soak_seconds=_seconds("soak", values["soak"]),
+        worker_broker=_worker_broker(values["worker_broker"], sources["worker_broker"]),
     )
+
+
+def _worker_broker(value, source: str) -> str:
+    broker = str(value).strip().lower()
+    if broker not in WORKER_BROKERS:
+        raise ValueError(f"worker-broker {value!r} (from {source}) is not one of "
+                         f"{', '.join(WORKER_BROKERS)}")
+    return broker
 
 
 def _seconds(name: str, value) -> Optional[float]:

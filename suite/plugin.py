@@ -26,6 +26,8 @@ from .report import ReportCollector, clause_verdicts, level_of
 from .stores import WORKERINPUT_KEY, StoreBroker
 from .targets import (SPECS, STORE_ALIASES, Target, TargetError, missing_drivers,
                       resolve as resolve_target)
+# the end-to-end fixtures (a real worker per target and module)
+from .worker import threads_worker, worker, worker_factory, worker_log_sections  # noqa: F401
 
 profiles.register_profiles()
 
@@ -81,6 +83,10 @@ def pytest_addoption(parser) -> None:
     group.addoption("--repro-dir", dest="repro_dir", default=None, metavar="DIR",
                     help="write a standalone reproduction (Celery and the store only) of "
                          "every failing clause into DIR/<target>/")
+    group.addoption("--worker-broker", dest="worker_broker", default=None,
+                    metavar="redis|rabbitmq",
+                    help="the broker of the end-to-end tests' worker (default: redis, "
+                         "Debian's redis-server started on a free port unless a URL is given)")
     group.addoption("--soak", dest="soak", default=None, metavar="SECONDS",
                     help="run the RY7 fault schedule for SECONDS per backend (default: a "
                          "few seconds), printing throughput, retries, errors and lost "
@@ -106,6 +112,7 @@ def pytest_configure(config) -> None:
         "conformance_report": config.option.conformance_report,
         "repro_dir": config.option.repro_dir,
         "soak": config.option.soak,
+        "worker_broker": config.option.worker_broker,
         "hypothesis_profile": getattr(config.option, "hypothesis_profile", None),
     }
     try:
@@ -688,6 +695,7 @@ def pytest_runtest_makereport(item, call):
                 tail = store.log_tail()
                 if tail:
                     report.sections.append(("server log (last lines)", tail))
+            report.sections.extend(worker_log_sections(item))
     return report
 
 

@@ -15,6 +15,7 @@ conformance-report = "from-pyproject.json"
 hypothesis-profile = "thorough"
 repro-dir = "repros-from-pyproject"
 soak = 60
+worker-broker = "rabbitmq"
 """
 
 ENV = {
@@ -25,6 +26,7 @@ ENV = {
     "HYPOTHESIS_PROFILE": "ci",
     "CELERY_CONFORMANCE_REPRO_DIR": "repros-from-env",
     "CELERY_CONFORMANCE_SOAK": "30",
+    "CELERY_CONFORMANCE_WORKER_BROKER": "rabbitmq",
 }
 
 CLI = {
@@ -35,6 +37,7 @@ CLI = {
     "hypothesis_profile": "dev",
     "repro_dir": "repros-from-cli",
     "soak": "12.5",
+    "worker_broker": "redis",
 }
 
 
@@ -63,6 +66,7 @@ def test_pyproject_table_overrides_defaults(with_pyproject):
     assert s.hypothesis_profile == "thorough"
     assert s.repro_dir == "repros-from-pyproject"
     assert s.soak_seconds == 60
+    assert s.worker_broker == "rabbitmq"
     assert set(s.sources.values()) == {"pyproject [tool.celery-conformance]"}
 
 
@@ -85,6 +89,7 @@ def test_command_line_overrides_environment_and_pyproject(with_pyproject):
     assert s.required_stores == {"sqlite"}
     assert s.report_path == "from-cli.json"
     assert s.hypothesis_profile == "dev"
+    assert s.worker_broker == "redis"
     assert set(s.sources.values()) == {"command line"}
 
 
@@ -105,6 +110,11 @@ def test_empty_values_do_not_count_as_given(with_pyproject):
                 environ={"CELERY_CONFORMANCE_BACKEND": ""})
     assert s.backends == ("postgresql",)
     assert s.sources["backend"].startswith("pyproject")
+
+
+def test_an_unknown_worker_broker_is_refused_naming_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="not one of redis, rabbitmq"):
+        resolve({"worker_broker": "kafka"}, tmp_path, environ={})
 
 
 def test_comma_separated_and_list_values_split_into_names(tmp_path):

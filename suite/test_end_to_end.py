@@ -1,0 +1,318 @@
+"""Through a real worker: chords, groups, chains, retries, revoke, waiting.
+
+Each test sends tasks to a real ``celery worker`` (suite/worker.py: prefork
+with 2 processes, or a threads pool) whose result backend is the target under
+test, over a real broker, and reads the outcome as a user's client does. Task
+runs are counted outside the store (a file per run), so "the body ran
+once" never relies on the backend being judged.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from celery import chain, chord, group, states
+from celery.exceptions import ChordError, TaskRevokedError, TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult
+
+from .helpers import read
+from .worker_app import HeaderFailed
+
+#: seconds a test waits for a worker outcome that should come in well under one
+OUTCOME_TIMEOUT_S = 60.0
+#: seconds a test polls for a state the worker writes within a second or two
+STATE_TIMEOUT_S = 15.0
+#: seconds to keep watching after a chord completed, for a second firing of its body
+SECOND_FIRING_GRACE_S = 0.5
+
+header_values = st.lists(st.one_of(st.integers(-10**6, 10**6), st.text(max_size=8)),
+                         min_size=1, max_size=10)
+
+
+def _wait_for_state(result: AsyncResult, wanted: set, timeout: float = STATE_TIMEOUT_S) -> list:
+    """Poll the backend (cache off) until the result's state is in ``wanted``;
+    the states seen on the way, in order."""
+    seen: list = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read(result.backend, result.id)["status"]
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state in wanted:
+            return seen
+        time.sleep(0.05)
+    pytest.fail(f"task {result.id} never reached {sorted(wanted)} in {timeout:.0f} s; "
+                f"states seen: {seen}")
+
+
+def _after_waiting_once(worker) -> None:
+    """What a client has usually done before: waited for a result
+    (AsyncResult.get). Reads of other tasks' states must not depend on it."""
+    assert worker.signature("add", 1, 1).apply_async().get(timeout=OUTCOME_TIMEOUT_S) == 2
+
+
+def _wait_for_runs(worker, runs: str, label: str, count: int,
+                   timeout: float = OUTCOME_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while worker.count_runs(runs, label) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _backdoor(worker, conformance_target):
+    path = conformance_target.spec.backdoor_path()
+    if path is None:
+        pytest.skip("not run: the backend declares no backdoor to read its raw store "
+                    "(BackendSpec.backdoor)")
+    from celery.utils.imports import symbol_by_name
+
+    return symbol_by_name(path)(worker.app.backend)
+
+
+# ----------------------------------------------------------------- chords
+def _require_chords(capabilities):
+    if not capabilities.stores_groups:
+        pytest.skip("not run: the backend stores no groups, so it runs no chords "
+                    "(Capabilities.stores_groups; Celery's rpc raises NotImplementedError)")
+
+
+def _check_chord(worker, values):
+    runs = worker.runs("chord")
+    header = [worker.signature("echo", v) for v in values]
+    result = chord(header)(worker.signature("collect", runs=runs))
+    got = result.get(timeout=OUTCOME_TIMEOUT_S)
+    assert got == values, f"the chord body got {got!r}, not the header's results in order"
+    time.sleep(SECOND_FIRING_GRACE_S)
+    fired = worker.count_runs(runs, "body")
+    assert fired == 1, f"the chord body ran {fired} times"
+
+
+@pytest.mark.clause("CH1")
+@settings(max_examples=3)
+@example(values=list(range(10)))
+@given(values=header_values)
+def test_chord_body_runs_once_with_the_header_results_in_order(worker, capabilities, values):
+    """A chord of N successful header tasks runs its body exactly once, with
+    the N results in header order (prefork worker, 2 processes)."""
+    _require_chords(capabilities)
+    _check_chord(worker, values)
+
+
+@pytest.mark.clause("CH1")
+@settings(max_examples=1)
+@example(values=list(range(10)))
+@given(values=header_values)
+def test_chord_body_runs_once_on_a_threads_pool(threads_worker, capabilities, values):
+    """CH1 with the header finishing on threads of one process (4 threads)."""
+    _require_chords(capabilities)
+    _check_chord(threads_worker, values)
+
+
+@pytest.mark.clause("CH2")
+@settings(max_examples=2)
+@given(values=st.lists(st.integers(0, 100), min_size=0, max_size=6), data=st.data())
+def test_chord_with_a_failing_header_task_fails_its_body(worker, capabilities, values, data):
+    """A header task that fails keeps the body from running; the body's result
+    ends FAILURE with a ChordError naming the failed task.
+
+    Celery 5.7 names the culprit's id only for a result in the backend's
+    cache (``ResultSet._failed_join_report``, used by ``unlock_chord`` and
+    ``BaseBackend.on_chord_part_return``), and PL3 keeps FAILURE out of that
+    cache; so a ChordError names the culprit by its id or by its own error
+    (each member here fails with a message of its own)."""
+    _require_chords(capabilities)
+    runs = worker.runs("chord-fail")
+    position = data.draw(st.integers(0, len(values)), label="failing position")
+    header = [worker.signature("echo", v) for v in values]
+    own_error = f"header member {position} of {len(values) + 1} failed"
+    header.insert(position, worker.signature("fail", own_error))
+    result = chord(header)(worker.signature("collect", runs=runs))
+    with pytest.raises(Exception) as raised:
+        # the body's own outcome: by default get() re-raises a failed parent's error
+        result.get(timeout=OUTCOME_TIMEOUT_S, follow_parents=False)
+    assert result.state == states.FAILURE, f"the chord's result is {result.state}"
+    assert isinstance(raised.value, ChordError), (
+        f"the chord's result raised {type(raised.value).__name__}: {raised.value}, "
+        f"not a ChordError")
+    culprit = result.parent.results[position].id
+    assert culprit in str(raised.value) or own_error in str(raised.value), (
+        f"the ChordError names neither the failed task {culprit} nor its error "
+        f"{own_error!r}: {raised.value}")
+    time.sleep(SECOND_FIRING_GRACE_S)
+    assert worker.count_runs(runs, "body") == 0, "the chord body ran although a header task failed"
+
+
+# ------------------------------------------------------------ groups, chains
+@pytest.mark.clause("CC4")
+@settings(max_examples=2)
+@given(values=st.lists(st.integers(), min_size=1, max_size=12),
+       delays=st.lists(st.sampled_from([0.0, 0.05, 0.2]), min_size=12, max_size=12))
+def test_group_join_returns_every_result_in_order(worker, values, delays):
+    """GroupResult.join gives every member's result in group order while the
+    members finish in another order; join_native (where the backend has
+    native joins) gives the same."""
+    members = [worker.signature("echo", v, seconds=d) for v, d in zip(values, delays)]
+    result = group(members).apply_async()
+    assert result.join(timeout=OUTCOME_TIMEOUT_S) == values
+    if worker.app.backend.supports_native_join:
+        again = group(members).apply_async()
+        assert again.join_native(timeout=OUTCOME_TIMEOUT_S) == values
+
+
+@pytest.mark.clause("CC4")
+@settings(max_examples=2)
+@given(delays=st.lists(st.sampled_from([0.0, 0.05, 0.3]), min_size=1, max_size=10),
+       with_unsent=st.booleans())
+def test_get_many_under_concurrent_completion(worker, delays, with_unsent):
+    """get_many over results the worker completes while it waits yields each
+    id at most once and only when ready; TimeoutError only if an id (one never
+    sent) is still not ready at the deadline."""
+    sent = [worker.signature("echo", i, seconds=d).apply_async() for i, d in enumerate(delays)]
+    ids = [r.id for r in sent]
+    if with_unsent:
+        ids.append(f"never-sent-{uuid.uuid4()}")
+    backend = worker.app.backend
+    if not callable(getattr(backend, "get_many", None)):
+        pytest.skip("not run: the backend has no get_many (Celery's BaseBackend defines "
+                    "none; its key-value backends do)")
+    yielded: list = []
+    timeout = 3.0 + sum(delays) if with_unsent else OUTCOME_TIMEOUT_S
+    try:
+        for task_id, meta in backend.get_many(ids, timeout=timeout, interval=0.05):
+            assert meta["status"] in states.READY_STATES, (
+                f"get_many yielded {task_id} in state {meta['status']}")
+            yielded.append(task_id)
+    except CeleryTimeoutError:
+        assert with_unsent, "get_many timed out although every id became ready"
+    else:
+        assert not with_unsent, "get_many returned although an id never became ready"
+    assert len(yielded) == len(set(yielded)), f"get_many yielded an id twice: {yielded}"
+    sent_ids = [r.id for r in sent]
+    if not with_unsent:
+        assert sorted(yielded) == sorted(sent_ids), "get_many missed a ready id"
+
+
+@pytest.mark.clause("FG3")
+@settings(max_examples=1)
+@given(length=st.integers(2, 4))
+def test_a_chains_result_forgets_its_parents(worker, conformance_target, length):
+    """A chain run by the worker links each result to its parent, and
+    forgetting the last result forgets every link before it."""
+    backdoor = _backdoor(worker, conformance_target)
+    result = chain(worker.signature("add", 1, 0),
+                   *[worker.signature("add", 1) for _ in range(length - 1)]).apply_async()
+    assert result.get(timeout=OUTCOME_TIMEOUT_S) == length
+    links, node = [], result
+    while node is not None:
+        links.append(node.id)
+        node = node.parent
+    assert len(links) == length, f"the chain's result has {len(links) - 1} parents"
+    for task_id in links:
+        assert read(worker.app.backend, task_id)["status"] == states.SUCCESS
+    result.forget()
+    for task_id in links:
+        assert read(worker.app.backend, task_id)["status"] == states.PENDING
+        assert not backdoor.record_exists(task_id), f"link {task_id} is still stored"
+    backdoor.close()
+
+
+# ------------------------------------------------- what the worker writes
+@pytest.mark.clause("ST8", "ST2")
+def test_a_retrying_task_reads_retry_then_success(worker):
+    """A task that retries once reads RETRY while its retry is due, then
+    SUCCESS with its value, as seen from the caller."""
+    _after_waiting_once(worker)
+    runs = worker.runs("retry")
+    result = worker.signature("retry_once", "done", runs=runs, seconds=1.5).apply_async()
+    seen = _wait_for_state(result, {states.RETRY, states.SUCCESS})
+    assert seen[-1] == states.RETRY, f"the retry was never seen: states {seen}"
+    assert result.get(timeout=OUTCOME_TIMEOUT_S) == "done"
+    assert worker.count_runs(runs, "try0") == 1 and worker.count_runs(runs, "try1") == 1
+
+
+@pytest.mark.clause("ST6")
+def test_a_started_task_reads_started_with_its_worker(worker):
+    """With track_started, a running task reads STARTED with the pid and
+    hostname of the worker process running it, then SUCCESS."""
+    _after_waiting_once(worker)
+    result = worker.signature("started", "v", 2.0).apply_async()
+    _wait_for_state(result, {states.STARTED, states.SUCCESS})
+    meta = read(worker.app.backend, result.id)
+    assert meta["status"] == states.STARTED, f"state {meta['status']} while running"
+    info = meta["result"]
+    assert isinstance(info, dict) and isinstance(info.get("pid"), int) and \
+        worker.queue in str(info.get("hostname")), f"STARTED carries {info!r}"
+    assert result.get(timeout=OUTCOME_TIMEOUT_S) == "v"
+
+
+@pytest.mark.clause("XT1")
+@settings(max_examples=1)
+@given(args=st.lists(st.integers(), max_size=3), value=st.text(max_size=10))
+def test_extended_results_from_the_worker(worker, args, value):
+    """With result_extended, the meta the worker stores holds the task's name,
+    args, kwargs, worker, retries and queue."""
+    _after_waiting_once(worker)
+    result = worker.signature("echo", value, seconds=0.0).apply_async()
+    assert result.get(timeout=OUTCOME_TIMEOUT_S) == value
+    meta = read(worker.app.backend, result.id)
+    assert meta.get("name") == "conformance.echo", f"name: {meta.get('name')!r}"
+    assert list(meta.get("args") or []) == [value]
+    assert meta.get("kwargs") == {"seconds": 0.0}
+    assert worker.queue in str(meta.get("worker")), f"worker: {meta.get('worker')!r}"
+    assert meta.get("retries") == 0
+    assert meta.get("queue") == worker.queue, f"queue: {meta.get('queue')!r}"
+
+
+@pytest.mark.clause("ST5")
+def test_ignore_result_stores_nothing_but_errors(worker, conformance_target):
+    """A task with ignore_result stores nothing when it succeeds; with
+    task_store_errors_even_if_ignored its failure is stored."""
+    _after_waiting_once(worker)
+    runs = worker.runs("ignored")
+    quiet = worker.signature("ignored", "v", runs=runs).apply_async()
+    _wait_for_runs(worker, runs, "ignored", 1)
+    time.sleep(0.5)
+    assert read(worker.app.backend, quiet.id)["status"] == states.PENDING, (
+        "an ignored result was stored")
+    failing = worker.signature("ignored", "v", fail_with="boom", runs=runs).apply_async()
+    seen = _wait_for_state(failing, {states.FAILURE})
+    assert seen[-1] == states.FAILURE
+
+
+@pytest.mark.clause("ST7")
+def test_revoking_a_queued_task_reads_revoked(worker):
+    """A task revoked while it waits behind busy worker processes never runs
+    and reads REVOKED; waiting on it raises TaskRevokedError."""
+    _after_waiting_once(worker)
+    runs = worker.runs("revoke")
+    busy = [worker.signature("echo", i, runs=runs, seconds=2.0).apply_async()
+            for i in range(worker.concurrency)]
+    queued = worker.signature("echo", "never", runs=runs).apply_async()
+    queued.revoke()
+    _wait_for_state(queued, {states.REVOKED})
+    with pytest.raises(TaskRevokedError):
+        queued.get(timeout=OUTCOME_TIMEOUT_S)
+    for r in busy:
+        r.get(timeout=OUTCOME_TIMEOUT_S)
+    assert worker.count_runs(runs, "echo") == worker.concurrency, "the revoked task ran"
+
+
+@pytest.mark.clause("PL1")
+def test_get_with_a_timeout_on_ready_pending_and_failing_tasks(worker):
+    """AsyncResult.get(timeout) returns a ready result, raises TimeoutError
+    for a task that never ran within about its timeout, and raises the task's
+    own error for a failed one."""
+    ready = worker.signature("add", 2, 3).apply_async()
+    assert ready.get(timeout=OUTCOME_TIMEOUT_S) == 5
+    pending = AsyncResult(f"never-sent-{uuid.uuid4()}", app=worker.app)
+    started = time.monotonic()
+    with pytest.raises(CeleryTimeoutError):
+        pending.get(timeout=0.5, interval=0.1)
+    assert time.monotonic() - started < 0.5 + 5.0, "get(timeout=0.5) waited far longer"
+    failing = worker.signature("fail", "expected").apply_async()
+    with pytest.raises(HeaderFailed):
+        failing.get(timeout=OUTCOME_TIMEOUT_S)

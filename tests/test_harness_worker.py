@@ -1,0 +1,54 @@
+"""The end-to-end harness (suite/worker.py): a real worker per target and
+module, judging backends through the tasks it runs, on either broker."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_a_backend_that_alters_results_fails_the_chord_clause_through_the_worker(harness):
+    """The worker imports the backend class the user names; a backend whose
+    stored SUCCESS values differ from the task's return values fails CH1, and
+    the failure carries the worker's log."""
+    harness.write("altering.py", """
+        import dataclasses
+
+        from celery import states
+
+        from celery_conformance.backends.database import DatabaseBackend
+        from celery_conformance.suite.targets import SPECS
+
+        class Altering(DatabaseBackend):
+            def store_result(self, task_id, result, state, *args, **kwargs):
+                if state == states.SUCCESS and isinstance(result, int):
+                    result += 1
+                return super().store_result(task_id, result, state, *args, **kwargs)
+
+        SPEC = dataclasses.replace(SPECS["reference-database"], name="altering",
+                                   backend="altering:Altering", stores=("sqlite",))
+    """)
+    result = harness.run_contract("test_end_to_end", args=(
+        "--backend=altering:SPEC@sqlite", "-k", "header_results_in_order"), subprocess=True)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the chord body got*", "*celery worker log, prefork pool*",
+                                 "*conformance.collect*succeeded*"])
+
+
+def test_the_worker_runs_chords_over_rabbitmq_as_its_broker(harness):
+    """--worker-broker=rabbitmq: the same worker, its tasks carried by RabbitMQ."""
+    result = harness.run_contract("test_end_to_end", args=(
+        "--backend=sqlite", "--worker-broker=rabbitmq", "-k",
+        "header_results_in_order or failing_header"), subprocess=True)
+    result.assert_outcomes(passed=2)
+
+
+def test_passwords_of_the_worker_urls_are_redacted_from_its_log():
+    from celery_conformance.suite.worker import _passwords
+
+    found = _passwords("postgresql://u:s%2Fecret@h/db", "redis://127.0.0.1:6379/1",
+                       "not a url")
+    assert "s%2Fecret" in found and "s/ecret" in found
+    text = "connect postgresql://u:s/ecret@h/db and s%2Fecret"
+    for secret in found:
+        text = text.replace(secret, "***")
+    assert "ecret" not in text
