@@ -132,7 +132,9 @@ def tier_paths(tier: config.Tier, args) -> list:
     --tests; [] when --tests leaves the tier nothing."""
     fault_path = f"{config.TEST_DIR}/{config.FAULT_MODULE}"
     if not args.tests:
-        return [fault_path] if tier.faults else [config.TEST_DIR, f"--ignore={fault_path}"]
+        return [fault_path] if tier.faults else [
+            config.TEST_DIR, f"--ignore={fault_path}",
+            *(f"--ignore={config.TEST_DIR}/{name}" for name in config.NOT_JUDGING)]
     names = [n.strip() for n in args.tests.split(",") if n.strip()]
     chosen = [n for n in names if (n == config.FAULT_MODULE) == tier.faults]
     return [f"{config.TEST_DIR}/{n}" for n in chosen]

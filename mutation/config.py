@@ -76,6 +76,10 @@ EXCLUDED_OPERATORS = (
 #: injects real faults (seconds per test: a tier of its own, see Tier)
 TEST_DIR = "celery_conformance/suite"
 FAULT_MODULE = "test_faults.py"
+#: contract modules that judge no mutant: the end-to-end tests run the backend
+#: in a worker process, whose lines the coverage map (of the test process)
+#: does not see, and would start a worker for every mutant
+NOT_JUDGING = ("test_end_to_end.py",)
 
 #: a mutant's time box: this many times the unmutated run of its tests, plus
 #: a fixed start-up allowance (seconds)
