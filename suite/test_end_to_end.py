@@ -146,6 +146,41 @@ def test_chord_with_a_failing_header_task_fails_its_body(worker, capabilities, v
     assert worker.count_runs(runs, "body") == 0, "the chord body ran although a header task failed"
 
 
+@pytest.mark.clause("CH3")
+@pytest.mark.requires("implements_incr")
+@settings(max_examples=2)
+@given(size=st.integers(1, 6), extra=st.integers(1, 3))
+def test_extra_chord_part_returns_never_fire_the_body_again(worker, capabilities, size, extra):
+    """After a chord completed through the worker, its counter and saved group
+    are gone, and further on_chord_part_return calls for its members (a
+    redelivered header task) never run the body a second time."""
+    from celery.app.task import Context
+
+    _require_chords(capabilities)
+    runs = worker.runs("chord-extra")
+    body = worker.signature("collect", runs=runs)
+    result = chord([worker.signature("echo", v) for v in range(size)], body).apply_async()
+    assert result.get(timeout=OUTCOME_TIMEOUT_S) == list(range(size))
+    _wait_for_runs(worker, runs, "body", 1)
+    group_id = result.parent.id
+    backend = worker.app.backend
+    assert backend.get(backend.get_key_for_chord(group_id)) is None, (
+        "the chord counter is still stored after the chord completed")
+    assert backend.restore_group(group_id, cache=False) is None, (
+        "the chord's saved group is still stored after the chord completed")
+    member = result.parent.results[0]
+    request = Context(id=member.id, group=group_id,
+                      chord=dict(body, options={**body.options, "task_id": result.id,
+                                                "chord_size": size}))
+    for _ in range(extra):
+        backend.on_chord_part_return(request, states.SUCCESS, 0)
+    time.sleep(SECOND_FIRING_GRACE_S)
+    fired = worker.count_runs(runs, "body")
+    assert fired == 1, f"the chord body ran {fired} times after {extra} extra part returns"
+    assert read(backend, result.id)["result"] == list(range(size)), (
+        "an extra part return changed the chord's result")
+
+
 # ------------------------------------------------------------ groups, chains
 @pytest.mark.clause("CC4")
 @settings(max_examples=2)

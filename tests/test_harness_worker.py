@@ -52,3 +52,28 @@ def test_passwords_of_the_worker_urls_are_redacted_from_its_log():
     for secret in found:
         text = text.replace(secret, "***")
     assert "ecret" not in text
+
+
+def test_a_backend_that_keeps_its_chord_counter_fails_ch3(harness):
+    """Celery's cache backend with a delete() that spares chord counters:
+    the counter outlives the chord, and CH3 says so."""
+    harness.write("keeper.py", """
+        import dataclasses
+
+        from celery.backends.cache import CacheBackend
+
+        from celery_conformance.suite.targets import SPECS
+
+        class CounterKeeper(CacheBackend):
+            def delete(self, key):
+                if key.startswith(self.chord_keyprefix):
+                    return None
+                return super().delete(key)
+
+        SPEC = dataclasses.replace(SPECS["celery-cache"], name="keeper",
+                                   backend="keeper:CounterKeeper", known_failures=())
+    """)
+    result = harness.run_contract("test_end_to_end", args=(
+        "--backend=keeper:SPEC", "-k", "extra_chord_part_returns"), subprocess=True)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the chord counter is still stored*"])
