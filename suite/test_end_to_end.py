@@ -336,6 +336,40 @@ def test_revoking_a_queued_task_reads_revoked(worker):
     assert worker.count_runs(runs, "echo") == worker.concurrency, "the revoked task ran"
 
 
+#: result_expires (seconds) of the worker that runs beat's cleanup task
+SHORT_EXPIRY_S = 1
+
+
+@pytest.mark.clause("XP1", "XP2")
+@pytest.mark.requires("cleanup")
+def test_beats_backend_cleanup_task_removes_expired_results(worker_factory, conformance_target,
+                                                            request):
+    """celery.backend_cleanup (the task beat sends daily), run by a worker
+    whose results expire after 1 s, deletes the results that finished more
+    than that ago and keeps one written just before it ran."""
+    from .worker import WORKERS_KEY
+
+    worker = worker_factory("prefork", result_expires=SHORT_EXPIRY_S)
+    request.node.stash.setdefault(WORKERS_KEY, []).append(worker)
+    backdoor = _backdoor(worker, conformance_target)
+    old = [worker.signature("add", i, 1).apply_async() for i in range(3)]
+    assert [r.get(timeout=OUTCOME_TIMEOUT_S) for r in old] == [1, 2, 3]
+    # past E, at the stores' one-second date_done granularity
+    time.sleep(SHORT_EXPIRY_S + 2.1)
+    fresh = worker.signature("add", 10, 1).apply_async()
+    assert fresh.get(timeout=OUTCOME_TIMEOUT_S) == 11
+    cleanup = worker.app.send_task("celery.backend_cleanup")
+    cleanup.get(timeout=OUTCOME_TIMEOUT_S)
+    for r in old:
+        assert read(worker.app.backend, r.id)["status"] == states.PENDING, (
+            f"result {r.id}, finished over {SHORT_EXPIRY_S + 2} s before celery.backend_cleanup "
+            f"with result_expires={SHORT_EXPIRY_S}, is still readable")
+        assert not backdoor.record_exists(r.id), f"result {r.id} is still stored"
+    assert read(worker.app.backend, fresh.id)["status"] == states.SUCCESS, (
+        "celery.backend_cleanup deleted a result younger than result_expires")
+    backdoor.close()
+
+
 @pytest.mark.clause("PL1")
 def test_get_with_a_timeout_on_ready_pending_and_failing_tasks(worker):
     """AsyncResult.get(timeout) returns a ready result, raises TimeoutError

@@ -146,9 +146,12 @@ def worker_factory(conformance_target, conformance_state, request, tmp_path_fact
     made: list = []
     choice = conformance_state.settings.worker_broker
 
-    def get(pool: str = "prefork") -> CeleryWorker:
-        if pool in workers:
-            return workers[pool]
+    def get(pool: str = "prefork", **celery_settings) -> CeleryWorker:
+        """The module's worker with this pool and these extra Celery settings
+        (``result_expires=1``), started on first use."""
+        key = (pool, json.dumps(celery_settings, sort_keys=True))
+        if key in workers:
+            return workers[key]
         namespace = store.create_namespace(f"worker-{pool}")
         made.append((store, namespace))
         if not getattr(store, "isolates", True):
@@ -163,12 +166,12 @@ def worker_factory(conformance_target, conformance_state, request, tmp_path_fact
             "result_extended": True, "task_store_errors_even_if_ignored": True,
             "worker_hijack_root_logger": False,
             **_broker_settings(broker_ns),
-            **namespace.settings, **namespace.trust_settings,
+            **namespace.settings, **namespace.trust_settings, **celery_settings,
         }
         workdir = str(tmp_path_factory.mktemp(f"worker-{pool}"))
         worker = CeleryWorker(settings, pool, workdir,
                               _passwords(namespace.url, broker_ns.url))
-        workers[pool] = worker
+        workers[key] = worker
         return worker
 
     get.workers = workers
