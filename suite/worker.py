@@ -129,6 +129,26 @@ def _broker_settings(namespace) -> dict:
     return settings
 
 
+def worker_settings(backend: str, namespace, broker_namespace, **celery_settings) -> dict:
+    """The worker's and client's Celery settings: the backend class
+    ``backend`` (module:Class) on ``namespace`` as result_backend, the broker
+    on ``broker_namespace``, extended results, errors of ignored tasks kept."""
+    return {
+        "result_backend": f"{backend}+{namespace.url}",
+        "result_serializer": "json", "accept_content": ["json"],
+        "result_accept_content": ["json"], "task_serializer": "json",
+        "result_extended": True, "task_store_errors_even_if_ignored": True,
+        "worker_hijack_root_logger": False,
+        **_broker_settings(broker_namespace),
+        **namespace.settings, **namespace.trust_settings, **celery_settings,
+    }
+
+
+def redacting_worker(settings: dict, pool: str, workdir: str, *namespaces) -> CeleryWorker:
+    """A started worker whose log hides the passwords of ``namespaces``' URLs."""
+    return CeleryWorker(settings, pool, workdir, _passwords(*(ns.url for ns in namespaces)))
+
+
 @pytest.fixture(scope="module")
 def worker_factory(conformance_target, conformance_state, request, tmp_path_factory):
     """Starts workers of the target's backend on a namespace of their own,
@@ -159,18 +179,10 @@ def worker_factory(conformance_target, conformance_state, request, tmp_path_fact
         broker_store, broker_ns = _broker_namespace(conformance_state, conformance_target,
                                                     choice)
         made.append((broker_store, broker_ns))
-        settings = {
-            "result_backend": f"{conformance_target.spec.backend}+{namespace.url}",
-            "result_serializer": "json", "accept_content": ["json"],
-            "result_accept_content": ["json"], "task_serializer": "json",
-            "result_extended": True, "task_store_errors_even_if_ignored": True,
-            "worker_hijack_root_logger": False,
-            **_broker_settings(broker_ns),
-            **namespace.settings, **namespace.trust_settings, **celery_settings,
-        }
         workdir = str(tmp_path_factory.mktemp(f"worker-{pool}"))
-        worker = CeleryWorker(settings, pool, workdir,
-                              _passwords(namespace.url, broker_ns.url))
+        worker = redacting_worker(
+            worker_settings(conformance_target.spec.backend, namespace, broker_ns,
+                            **celery_settings), pool, workdir, namespace, broker_ns)
         workers[key] = worker
         return worker
 

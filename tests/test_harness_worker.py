@@ -77,3 +77,22 @@ def test_a_backend_that_keeps_its_chord_counter_fails_ch3(harness):
         "--backend=keeper:SPEC", "-k", "extra_chord_part_returns"), subprocess=True)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the chord counter is still stored*"])
+
+
+def test_the_end_to_end_benchmark_runs_and_writes_its_table(tmp_path):
+    """bench/end_to_end.py (not part of the test run) times a chord and 100
+    tasks through a worker; here once, on SQLite, to see that it works."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "e2e.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "end_to_end.py"), "--targets",
+                           "sqlite", "--rounds", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (row,) = json.loads(out.read_text())
+    assert row["target"] == "sqlite" and row["chord_10_s"] > 0 and row["tasks_per_s"] > 0
+    assert "tasks/s" in done.stdout
