@@ -336,6 +336,67 @@ def test_revoking_a_queued_task_reads_revoked(worker):
     assert worker.count_runs(runs, "echo") == worker.concurrency, "the revoked task ran"
 
 
+#: the worker's retry settings in the fault test: many quick retries
+RETRYING = dict(result_backend_always_retry=True, result_backend_max_retries=40,
+                result_backend_base_sleep_between_retries_ms=50,
+                result_backend_max_sleep_between_retries_ms=500)
+#: seconds the store is unreachable in the middle of the chord
+OUTAGE_S = 1.5
+
+
+@pytest.fixture(scope="module")
+def worker_fault_proxy(worker_factory):
+    """A fault proxy in front of the store of the module's workers (not run
+    for embedded stores, or where the results travel on the broker)."""
+    from celery_conformance.containers.faults import FaultProxy
+
+    store = worker_factory.store
+    address = store.network_address()
+    if address is None or address[0] not in ("127.0.0.1", "localhost"):
+        pytest.skip(f"not run: {store.name} has no connection on 127.0.0.1 to break "
+                    f"(embedded, or on another host)")
+    proxy = FaultProxy(address[1])
+    yield proxy
+    proxy.close()
+
+
+@pytest.mark.clause("RY4")
+def test_a_chord_completes_across_a_store_outage(worker_factory, worker_fault_proxy,
+                                                 capabilities, request):
+    """A worker whose connections to the store are reset, and refused for
+    1.5 s, while a chord's members finish (result_backend_always_retry)
+    completes the chord once the store is back: the body runs once with
+    every member's result, and every member's result reads back."""
+    from .worker import WORKERS_KEY
+
+    _require_chords(capabilities)
+    if capabilities.results_to_sender:
+        pytest.skip("not run: the results travel on the broker's connection, which the "
+                    "fault would cut too")
+    worker = worker_factory("prefork", through=worker_fault_proxy.port, **RETRYING)
+    request.node.stash.setdefault(WORKERS_KEY, []).append(worker)
+    runs = worker.runs("chord-outage")
+    values = list(range(10))
+    _after_waiting_once(worker)                              # connections are open
+    header = [worker.signature("echo", v, seconds=0.2) for v in values]
+    result = chord(header)(worker.signature("collect", runs=runs))
+    time.sleep(0.3)
+    connections = worker_fault_proxy.stats["connections"]
+    cut = worker_fault_proxy.reset()
+    worker_fault_proxy.refuse()
+    worker_fault_proxy.heal_after(OUTAGE_S)
+    assert result.get(timeout=OUTCOME_TIMEOUT_S) == values, (
+        "the chord's body did not get every member's result after the outage")
+    assert cut or worker_fault_proxy.stats["connections"] > connections, (
+        "the outage met no connection of the worker: the test proved nothing")
+    time.sleep(SECOND_FIRING_GRACE_S)
+    assert worker.count_runs(runs, "body") == 1, "the chord body did not run exactly once"
+    for member, value in zip(result.parent.results, values):
+        meta = read(worker.app.backend, member.id)
+        assert (meta["status"], meta["result"]) == (states.SUCCESS, value), (
+            f"member {member.id}'s result was lost in the outage: {meta['status']}")
+
+
 #: result_expires (seconds) of the worker that runs beat's cleanup task
 SHORT_EXPIRY_S = 1
 

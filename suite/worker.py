@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -166,16 +167,20 @@ def worker_factory(conformance_target, conformance_state, request, tmp_path_fact
     made: list = []
     choice = conformance_state.settings.worker_broker
 
-    def get(pool: str = "prefork", **celery_settings) -> CeleryWorker:
+    def get(pool: str = "prefork", through: Optional[int] = None,
+            **celery_settings) -> CeleryWorker:
         """The module's worker with this pool and these extra Celery settings
-        (``result_expires=1``), started on first use."""
-        key = (pool, json.dumps(celery_settings, sort_keys=True))
+        (``result_expires=1``), started on first use; ``through``: its backend
+        reaches the store through 127.0.0.1:``through`` (a fault proxy)."""
+        key = (pool, through, json.dumps(celery_settings, sort_keys=True))
         if key in workers:
             return workers[key]
         namespace = store.create_namespace(f"worker-{pool}")
         made.append((store, namespace))
         if not getattr(store, "isolates", True):
             namespace = conformance_target.spec.narrow_namespace(namespace)
+        if through is not None:
+            namespace = store.through(namespace, through)
         broker_store, broker_ns = _broker_namespace(conformance_state, conformance_target,
                                                     choice)
         made.append((broker_store, broker_ns))
@@ -187,6 +192,7 @@ def worker_factory(conformance_target, conformance_state, request, tmp_path_fact
         return worker
 
     get.workers = workers
+    get.store = store
     try:
         yield get
     finally:
