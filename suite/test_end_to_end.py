@@ -26,7 +26,7 @@ from .worker_app import HeaderFailed
 #: seconds a test waits for a worker outcome that should come in well under one
 OUTCOME_TIMEOUT_S = 60.0
 #: seconds a test polls for a state the worker writes within a second or two
-STATE_TIMEOUT_S = 15.0
+STATE_TIMEOUT_S = 8.0
 #: seconds to keep watching after a chord completed, for a second firing of its body
 SECOND_FIRING_GRACE_S = 0.5
 
@@ -262,7 +262,7 @@ def test_a_retrying_task_reads_retry_then_success(worker):
     SUCCESS with its value, as seen from the caller."""
     _after_waiting_once(worker)
     runs = worker.runs("retry")
-    result = worker.signature("retry_once", "done", runs=runs, seconds=1.5).apply_async()
+    result = worker.signature("retry_once", "done", runs=runs, seconds=1.0).apply_async()
     seen = _wait_for_state(result, {states.RETRY, states.SUCCESS})
     assert seen[-1] == states.RETRY, f"the retry was never seen: states {seen}"
     assert result.get(timeout=OUTCOME_TIMEOUT_S) == "done"
@@ -274,7 +274,7 @@ def test_a_started_task_reads_started_with_its_worker(worker):
     """With track_started, a running task reads STARTED with the pid and
     hostname of the worker process running it, then SUCCESS."""
     _after_waiting_once(worker)
-    result = worker.signature("started", "v", 2.0).apply_async()
+    result = worker.signature("started", "v", 1.0).apply_async()
     _wait_for_state(result, {states.STARTED, states.SUCCESS})
     meta = read(worker.app.backend, result.id)
     assert meta["status"] == states.STARTED, f"state {meta['status']} while running"
@@ -324,7 +324,7 @@ def test_revoking_a_queued_task_reads_revoked(worker):
     and reads REVOKED; waiting on it raises TaskRevokedError."""
     _after_waiting_once(worker)
     runs = worker.runs("revoke")
-    busy = [worker.signature("echo", i, runs=runs, seconds=2.0).apply_async()
+    busy = [worker.signature("echo", i, runs=runs, seconds=1.0).apply_async()
             for i in range(worker.concurrency)]
     queued = worker.signature("echo", "never", runs=runs).apply_async()
     queued.revoke()

@@ -100,7 +100,16 @@ class CeleryWorker:
     def signature(self, name: str, *args, **kwargs):
         return self.app.signature(worker_app.PREFIX + name, args=args, kwargs=kwargs)
 
+    def begin_stop(self) -> None:
+        """Ask the worker for a warm shutdown without waiting for it."""
+        if self.process.proc.poll() is None:
+            self.process.proc.send_signal(self.process.stop_signal)
+
     def stop(self) -> None:
+        try:
+            self.process.proc.wait(30)      # a warm shutdown begun by begin_stop()
+        except Exception:
+            pass
         self.process.stop(timeout=30)
         self.app.close()
 
@@ -140,6 +149,8 @@ def worker_settings(backend: str, namespace, broker_namespace, **celery_settings
         "result_accept_content": ["json"], "task_serializer": "json",
         "result_extended": True, "task_store_errors_even_if_ignored": True,
         "worker_hijack_root_logger": False,
+        # celery.chord_unlock (backends without incr) polls the header this often
+        "result_chord_retry_interval": 0.2,
         **_broker_settings(broker_namespace),
         **namespace.settings, **namespace.trust_settings, **celery_settings,
     }
@@ -196,6 +207,9 @@ def worker_factory(conformance_target, conformance_state, request, tmp_path_fact
     try:
         yield get
     finally:
+        # warm shutdowns in parallel: each waits for its pool's processes
+        for worker in workers.values():
+            worker.begin_stop()
         for worker in workers.values():
             try:
                 worker.stop()
