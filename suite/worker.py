@@ -61,6 +61,7 @@ class CeleryWorker:
         self.settings = {**settings, "task_default_queue": self.queue}
         self.app = worker_app.build_app(self.settings)
         self.log_path = os.path.join(workdir, f"worker-{pool}.log")
+        self._stopping = False
         env = {**os.environ, worker_app.SETTINGS_ENV: json.dumps(self.settings)}
         cmd = [sys.executable, "-m", "celery", "-A", worker_app.__name__, "worker",
                "--pool", pool, "--concurrency", str(self.concurrency), "--loglevel", "INFO",
@@ -101,16 +102,19 @@ class CeleryWorker:
         return self.app.signature(worker_app.PREFIX + name, args=args, kwargs=kwargs)
 
     def begin_stop(self) -> None:
-        """Ask the worker for a warm shutdown without waiting for it."""
-        if self.process.proc.poll() is None:
+        """Ask the worker for a warm shutdown (once) without waiting for it."""
+        if not self._stopping and self.process.proc.poll() is None:
             self.process.proc.send_signal(self.process.stop_signal)
+        self._stopping = True
 
     def stop(self) -> None:
+        """A warm shutdown, waited for; past 30 s the worker is killed."""
+        self.begin_stop()
         try:
-            self.process.proc.wait(30)      # a warm shutdown begun by begin_stop()
+            self.process.proc.wait(30)
         except Exception:
             pass
-        self.process.stop(timeout=30)
+        self.process.stop(timeout=5)
         self.app.close()
 
 
