@@ -181,6 +181,38 @@ def test_extra_chord_part_returns_never_fire_the_body_again(worker, capabilities
         "an extra part return changed the chord's result")
 
 
+@pytest.mark.clause("CH3", "FG3")
+@pytest.mark.requires("implements_incr")
+@settings(max_examples=1)
+@given(size=st.integers(1, 4), data=st.data())
+def test_a_failed_chord_leaves_no_counter_or_group_and_forgets_whole(worker, capabilities,
+                                                                     conformance_target,
+                                                                     size, data):
+    """A chord whose header has a failing member also ends with its counter
+    and saved group gone once every member returned; forgetting its result
+    then forgets every header result too."""
+    _require_chords(capabilities)
+    backdoor = _backdoor(worker, conformance_target)
+    position = data.draw(st.integers(0, size), label="failing position")
+    header = [worker.signature("echo", v) for v in range(size)]
+    header.insert(position, worker.signature("fail", "header member failed"))
+    result = chord(header)(worker.signature("collect"))
+    with pytest.raises(ChordError):
+        result.get(timeout=OUTCOME_TIMEOUT_S, follow_parents=False)
+    group_id, backend = result.parent.id, worker.app.backend
+    assert backend.get(backend.get_key_for_chord(group_id)) is None, (
+        "the counter of a failed chord is still stored")
+    assert backend.restore_group(group_id, cache=False) is None, (
+        "the saved group of a failed chord is still stored")
+    members = [r.id for r in result.parent.results]
+    result.forget()
+    for task_id in [result.id] + members:
+        assert read(backend, task_id)["status"] == states.PENDING, (
+            f"{task_id} reads back after the chord's result was forgotten")
+        assert not backdoor.record_exists(task_id), f"{task_id} is still stored"
+    backdoor.close()
+
+
 # ------------------------------------------------------------ groups, chains
 @pytest.mark.clause("CC4")
 @settings(max_examples=2)
