@@ -110,12 +110,12 @@ MYSQL_PACKET_OVERHEAD = 64 * 1024
 #: for the dialect is not installed, the first installed of these is used
 #: (SQLAlchemy 2.1's default for PostgreSQL is psycopg 3; the postgresql
 #: extra installs psycopg2): (driver name, module)
+_MYSQL_DRIVERS = (("mysqldb", "MySQLdb"), ("pymysql", "pymysql"),
+                  ("mysqlconnector", "mysql.connector"))
 INSTALLED_DRIVERS = {
     "postgresql": (("psycopg", "psycopg"), ("psycopg2", "psycopg2"), ("pg8000", "pg8000")),
-    "mysql": (("mysqldb", "MySQLdb"), ("pymysql", "pymysql"),
-              ("mysqlconnector", "mysql.connector")),
-    "mariadb": (("mysqldb", "MySQLdb"), ("pymysql", "pymysql"),
-                ("mysqlconnector", "mysql.connector")),
+    "mysql": _MYSQL_DRIVERS,
+    "mariadb": _MYSQL_DRIVERS,
 }
 
 _TABLE_KEYS = ("task", "group")
