@@ -211,3 +211,31 @@ def test_a_continuation_line_is_judged_as_its_statements_first_line():
               "         4]\n")
     starts = statement_starts(source)
     assert starts == {"2": 1, "4": 3, "6": 5}
+
+
+def test_triage_appends_entries_that_list_exactly_the_survivors_decided(tmp_path):
+    """mutation.triage writes, for each decision, an entry per matching
+    survivor that load_equivalents reads back and is_equivalent matches;
+    a decision matching no survivor writes nothing."""
+    from mutation.triage import entries_for, parse
+
+    repo = tmp_path
+    (repo / "backends").mkdir()
+    (repo / "backends" / "x.py").write_text("def f():\n    n = 0\n\ndef g():\n    n = 0\n")
+    survivor = {"file": "backends/x.py", "line": 2, "operator": "core/NumberReplacer",
+                "original": "n = 0", "mutated": "n = 1", "within": "f"}
+    other = {**survivor, "line": 5, "within": "g"}
+    report = {"survivors": [survivor, other]}
+    decisions = parse("# a comment\n\nx:2|NumberRep|equivalent|n is reassigned before any read\n")
+    entries = entries_for(report, decisions, repo)
+    listed = tmp_path / "equivalent.toml"
+    listed.write_text("\n\n".join(entries) + "\n")
+    loaded = load_equivalents(listed)
+    assert is_equivalent(survivor, loaded)["reason"] == "n is reassigned before any read"
+    assert is_equivalent(other, loaded) is None, "the same source elsewhere is not listed"
+    with pytest.raises(ValueError, match="no survivor"):
+        entries_for(report, parse("x:3|NumberRep|equivalent|r\n"), repo)
+    with pytest.raises(ValueError, match="kind"):
+        entries_for(report, parse("x:2|NumberRep|maybe|r\n"), repo)
+    with pytest.raises(ValueError, match="expected FILE:LINE"):
+        parse("x|NumberRep|equivalent|r\n")
