@@ -245,3 +245,21 @@ class ConformantBackendMixin:
         except Exception as exc:
             raise naming(exc, label) from None
         return restored
+
+
+def chord_keep_seconds(conf, expires, request):
+    """How long to keep the result a chord's header task writes (CH4): the
+    request names its chord, and ``result_chord_expires`` is longer than
+    ``result_expires``: max of the two, in seconds; otherwise None (the
+    result expires as any other). ``expires`` is the backend's resolved
+    ``result_expires`` (seconds or timedelta; 0 or None: never)."""
+    if request is None or not getattr(request, "chord", None):
+        return None
+    chord_expires = conf.get("result_chord_expires")
+    if isinstance(chord_expires, timedelta):
+        chord_expires = chord_expires.total_seconds()
+    if isinstance(expires, timedelta):
+        expires = expires.total_seconds()
+    if not chord_expires or not expires or float(chord_expires) <= float(expires):
+        return None
+    return float(chord_expires)

@@ -29,7 +29,8 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import BackendStoreError, ImproperlyConfigured
 
 from ._common import (ConformantBackendMixin, CorruptResultError, ResultTooLargeError,
-                      check_id, naming, validate_expires, validate_serialization)
+                      check_id, chord_keep_seconds, naming, validate_expires,
+                      validate_serialization)
 
 __all__ = ("ReferenceKeyValueBackend", "StoredValue")
 
@@ -90,13 +91,18 @@ class ReferenceKeyValueBackend(ConformantBackendMixin, KeyValueStoreBackend):
     def _fetch_many(self, keys: list) -> dict:
         raise NotImplementedError
 
-    def _put(self, key: str, value, state: Optional[str], sticky: bool) -> None:
+    def _put(self, key: str, value, state: Optional[str], sticky: bool,
+             keep_for: Optional[float] = None) -> None:
+        """Write one record; ``keep_for``: seconds it must outlive
+        result_expires for (a chord's header result, CH4)."""
         raise NotImplementedError
 
     def _remove(self, key: str) -> None:
         raise NotImplementedError
 
-    def _remove_written_before(self, cutoff: float) -> None:
+    def _remove_written_before(self, cutoff: float, now: float) -> None:
+        """Delete the records written before ``cutoff`` (epoch seconds) but
+        those kept (``keep_until``) past ``now``."""
         raise NotImplementedError
 
     # ----------------------------------------------------- Celery's KV methods
@@ -114,11 +120,11 @@ class ReferenceKeyValueBackend(ConformantBackendMixin, KeyValueStoreBackend):
         """Store ``value`` at ``key`` (last write wins)."""
         self._put(bytes_to_str(key), value, None, sticky=False)
 
-    def _set_with_state(self, key, value, state):
+    def _set_with_state(self, key, value, state, keep_for=None):
         key = bytes_to_str(key)
         self._check_size(key, value, state)
         sticky = key.startswith(self.task_keyprefix)
-        self._put(key, value, state, sticky=sticky)
+        self._put(key, value, state, sticky=sticky, keep_for=keep_for)
 
     def delete(self, key):
         """Delete ``key``; deleting a missing key is no error."""
@@ -145,7 +151,9 @@ class ReferenceKeyValueBackend(ConformantBackendMixin, KeyValueStoreBackend):
                                      request=request)
         meta["task_id"] = bytes_to_str(task_id)
         try:
-            self._set_with_state(self.get_key_for_task(task_id), self.encode(meta), state)
+            self._set_with_state(self.get_key_for_task(task_id), self.encode(meta), state,
+                                 keep_for=chord_keep_seconds(self.app.conf, self.expires,
+                                                             request))
         except ResultTooLargeError as exc:
             exc.task_id, exc.state = task_id, state
             raise
@@ -184,12 +192,13 @@ class ReferenceKeyValueBackend(ConformantBackendMixin, KeyValueStoreBackend):
     # --------------------------------------------------------------- expiry
     def cleanup(self):
         """Delete every result and group last written more than
-        ``result_expires`` ago, in any state. With result_expires 0 or None:
-        nothing."""
+        ``result_expires`` ago, in any state, but a chord's header results
+        kept for ``result_chord_expires`` (CH4). With result_expires 0 or
+        None: nothing."""
         if not self.expires:
             return
-        cutoff = time.time() - float(self.expires)
-        self._ensure_retryable(self._remove_written_before, cutoff)
+        now = time.time()
+        self._ensure_retryable(self._remove_written_before, now - float(self.expires), now)
 
     # -------------------------------------------------------------- pickling
     def __reduce__(self, args=(), kwargs=None):

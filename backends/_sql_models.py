@@ -21,7 +21,8 @@ Column types are chosen so that every store keeps the contract:
 The columns are those of Celery's extended model (so tables created by
 Celery are readable after the missing columns are added), plus ``group_id``,
 ``parent_id`` and ``last_updated`` (set on every write, so ``cleanup()`` can
-expire results left in a non-ready state).
+expire results left in a non-ready state), and ``keep_until`` (a chord's
+header result is kept until then: ``result_chord_expires`` after its write).
 """
 
 from __future__ import annotations
@@ -143,6 +144,8 @@ def _task_table(metadata, name, schema):
         sa.Column("group_id", _id_type(), nullable=True),
         sa.Column("parent_id", _id_type(), nullable=True),
         sa.Column("last_updated", _date_type(), nullable=True, index=True),
+        # a chord's header result: cleanup() keeps it until then (CH4)
+        sa.Column("keep_until", _date_type(), nullable=True),
         schema=schema,
     )
 

@@ -114,7 +114,7 @@ _MGET = ("FOR k IN @keys LET d = DOCUMENT(@@collection, k) "
 _DELETE = "REMOVE {_key: @key} IN @@collection OPTIONS {ignoreErrors: true}"
 _CLEANUP = """
 FOR d IN @@collection
-  FILTER d.written_at < @cutoff
+  FILTER d.written_at < @cutoff AND (d.keep_until == null OR d.keep_until < @now)
   REMOVE d IN @@collection OPTIONS {ignoreRevs: false, ignoreErrors: true}
 """
 
@@ -378,15 +378,18 @@ class ArangoDbBackend(ReferenceKeyValueBackend):
                 found[key] = StoredValue.read(key, doc, "task")
         return found
 
-    def _document(self, key, value, state) -> dict:
+    def _document(self, key, value, state, keep_for=None) -> dict:
         stored, encoding = StoredValue.to_document(value)
         now = time.time()
-        return {"_key": document_key(key), "key": key, "task": stored,
-                "value_encoding": encoding, "status": state, "written_at": now,
-                "expire_at": now + float(self.expires) if self.expires else None}
+        doc = {"_key": document_key(key), "key": key, "task": stored,
+               "value_encoding": encoding, "status": state, "written_at": now,
+               "expire_at": now + float(self.expires) if self.expires else None}
+        if keep_for:
+            doc["keep_until"] = doc["expire_at"] = now + keep_for
+        return doc
 
-    def _put(self, key, value, state, sticky):
-        doc = self._document(key, value, state)
+    def _put(self, key, value, state, sticky, keep_for=None):
+        doc = self._document(key, value, state, keep_for)
         for _ in range(MAX_WRITE_ROUNDS):
             try:
                 self._query(_SET, key=doc["_key"], doc=doc, sticky=bool(sticky))
@@ -402,8 +405,8 @@ class ArangoDbBackend(ReferenceKeyValueBackend):
     def _remove(self, key):
         self._query(_DELETE, key=document_key(key))
 
-    def _remove_written_before(self, cutoff):
-        self._query(_CLEANUP, cutoff=cutoff)
+    def _remove_written_before(self, cutoff, now):
+        self._query(_CLEANUP, cutoff=cutoff, now=now)
 
 
 def _is_duplicate(exc) -> bool:

@@ -434,13 +434,16 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         return (retries + 1) * one + self.retry_sleep_bound()
 
     # ------------------------------------------------------------- primitives
-    def _document(self, key: str, value, state: Optional[str]) -> dict:
+    def _document(self, key: str, value, state: Optional[str], keep_for=None) -> dict:
         stored, encoding = StoredValue.to_document(value)
         doc = {"id": document_id(key), "key": key, "value": stored,
                "status": state, "written_at": time.time()}
         if encoding:
             doc["value_encoding"] = encoding
         doc["ttl"] = self._item_ttl()
+        if keep_for:
+            doc["keep_until"] = doc["written_at"] + keep_for
+            doc["ttl"] = min(MAX_TTL_SECONDS, max(1, math.ceil(keep_for)))
         return doc
 
     def _item_ttl(self) -> int:
@@ -487,8 +490,8 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
                     found[key] = StoredValue.read(key, doc, "value")
         return found
 
-    def _put(self, key, value, state, sticky):
-        doc = self._document(key, value, state)
+    def _put(self, key, value, state, sticky, keep_for=None):
+        doc = self._document(key, value, state, keep_for)
         container = self.container
         if not sticky:
             container.upsert_item(doc)
@@ -528,12 +531,13 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         except cosmos_errors.CosmosResourceNotFoundError:
             pass
 
-    def _remove_written_before(self, cutoff):
+    def _remove_written_before(self, cutoff, now):
         container = self.container
         stale = list(container.query_items(
             "SELECT c.id, c._etag FROM c WHERE IS_NUMBER(c.written_at) "
-            "AND c.written_at < @cutoff",
-            parameters=[{"name": "@cutoff", "value": cutoff}],
+            "AND c.written_at < @cutoff "
+            "AND (NOT IS_DEFINED(c.keep_until) OR c.keep_until < @now)",
+            parameters=[{"name": "@cutoff", "value": cutoff}, {"name": "@now", "value": now}],
             enable_cross_partition_query=True))
         for doc in stale:
             try:

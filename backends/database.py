@@ -22,7 +22,10 @@ What it does differently from Celery 5.7's backend, and why:
 * **Times.** ``date_done`` (ready states only) and ``last_updated`` (every
   write) are naive UTC from the client's clock, whatever ``timezone`` and
   ``enable_utc`` say. :meth:`cleanup` deletes results whose last write is
-  older than ``result_expires`` in any state, and groups saved before that.
+  older than ``result_expires`` in any state, and groups saved before that;
+  a chord's header result (its request names the chord) is kept at least
+  ``result_chord_expires`` after its write (``keep_until``), so a chord that
+  waits longer than ``result_expires`` for a member still completes.
   ``get_task_meta`` returns ``date_done`` as an aware UTC datetime.
 * **Pooled, fork-safe connections.** One engine per (URL, options, callback)
   per process, ``pool_pre_ping`` on; a forked child disposes the pools it
@@ -89,7 +92,7 @@ from celery.utils.time import maybe_timedelta
 
 from ._common import (ConformantBackendMixin, CorruptResultError, ResultTooLargeError,
                       check_id as _check_id, naming as _naming, positive_int,
-                      strip_backend_prefix,
+                      chord_keep_seconds, strip_backend_prefix,
                       validate_expires, validate_serialization)
 from ._sql_models import models_for
 
@@ -892,6 +895,7 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
             "children": self._encode_bytes(children) if children else None,
             "date_done": now if state in states.READY_STATES else None,
             "last_updated": now,
+            "keep_until": self._chord_keep_until(now, request),
             "group_id": getattr(request, "group", None) or None if request else None,
             "parent_id": getattr(request, "parent_id", None) or None if request else None,
         }
@@ -901,6 +905,12 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
         if self.extended_result:
             values.update(self._extended_values(request))
         return values
+
+    def _chord_keep_until(self, now, request):
+        """For a chord's header result, the time before which cleanup() keeps
+        it: max(result_chord_expires, result_expires) after the write (CH4)."""
+        keep = chord_keep_seconds(self.app.conf, self.expires, request)
+        return None if keep is None else now + timedelta(seconds=keep)
 
     def _extended_values(self, request) -> dict:
         if request is None:
@@ -1143,12 +1153,15 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
         expires = self.expires
         if not expires or expires <= timedelta(0):
             return
-        cutoff = _utcnow() - expires
+        now = _utcnow()
+        cutoff = now - expires
         engine = self._ready_engine()
         task, group = self.task_cls.__table__, self.taskset_cls.__table__
-        self._delete_in_batches(engine, task, sa.or_(
-            task.c.last_updated < cutoff,
-            sa.and_(task.c.last_updated.is_(None), task.c.date_done < cutoff)))
+        self._delete_in_batches(engine, task, sa.and_(
+            sa.or_(task.c.last_updated < cutoff,
+                   sa.and_(task.c.last_updated.is_(None), task.c.date_done < cutoff)),
+            # a pending chord's header results stay for result_chord_expires (CH4)
+            sa.or_(task.c.keep_until.is_(None), task.c.keep_until < now)))
         self._delete_in_batches(engine, group, group.c.date_done < cutoff)
 
     def _delete_in_batches(self, engine, table, condition) -> None:

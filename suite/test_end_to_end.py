@@ -213,6 +213,38 @@ def test_a_failed_chord_leaves_no_counter_or_group_and_forgets_whole(worker, cap
     backdoor.close()
 
 
+#: CH4's settings: results expire after 1 s, a chord's after 8 s
+CHORD_EXPIRY = dict(result_expires=1, result_chord_expires=8)
+#: seconds CH4's slow header member runs: past E, well within the chord's expiry
+SLOW_MEMBER_S = 3.5
+
+
+@pytest.mark.clause("CH4")
+def test_a_pending_chords_header_results_outlive_result_expires(worker_factory, capabilities,
+                                                                request):
+    """While a chord waits for a slow header member, the results of the
+    members that finished stay for max(result_chord_expires, E), not E: with
+    results expiring after 1 s, a chord's after 8 s, and cleanup() run (as
+    beat's celery.backend_cleanup) while it waits, the chord completes with
+    every member's result."""
+    from .worker import WORKERS_KEY
+
+    _require_chords(capabilities)
+    worker = worker_factory("prefork", **CHORD_EXPIRY)
+    request.node.stash.setdefault(WORKERS_KEY, []).append(worker)
+    values = list(range(4))
+    header = [worker.signature("echo", v) for v in values[:-1]]
+    header.append(worker.signature("echo", values[-1], seconds=SLOW_MEMBER_S))
+    result = chord(header)(worker.signature("collect"))
+    time.sleep(SLOW_MEMBER_S - 1.0)      # the quick members finished over E ago
+    if capabilities.cleanup:
+        worker.app.backend.cleanup()
+    # a chord whose members' results are kept completes within a second or two
+    assert result.get(timeout=SLOW_MEMBER_S + 10) == values, (
+        "the chord did not complete with every header result: results of its finished "
+        "members expired while it waited")
+
+
 # ------------------------------------------------------------ groups, chains
 @pytest.mark.clause("CC4")
 @settings(max_examples=2)
