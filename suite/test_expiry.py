@@ -148,6 +148,35 @@ def test_cleanup_deletes_expired_ready_results_and_groups_only(
     _assert_boundary(backend, expires, old_state, young_state)
 
 
+#: (result_expires, result_chord_expires) of the chord checks, seconds
+CHORD_EXPIRIES = st.sampled_from([(60, 3600), (3600, 86400)])
+
+
+@pytest.mark.clause("CH4")
+@given(expiries=CHORD_EXPIRIES, state=READY)
+def test_a_pending_chords_header_results_survive_cleanup_past_result_expires(
+        make_backend, capabilities, expiries, state):
+    """A result written by a chord's header task (its request names the
+    chord) is kept by cleanup() for max(result_chord_expires, E), not E: one
+    written E + 30 s ago still reads back. (test_end_to_end runs the chord.)"""
+    from celery.app.task import Context
+
+    require_client_clock(capabilities)
+    expires, chord_expires = expiries
+    backend = make_backend(result_expires=expires, result_chord_expires=chord_expires)
+    now, task_id = real_now(), str(uuid.uuid4())
+    request = Context(id=task_id, group=str(uuid.uuid4()),
+                      chord={"task": "body", "args": [], "kwargs": {}, "options": {}})
+    with clock_at(now - dt.timedelta(seconds=expires + MARGIN_S)):
+        backend.store_result(task_id, _result_for(state, "header"), state, request=request)
+    with clock_at(now):
+        backend.cleanup()
+    assert _status(backend, task_id) == state, (
+        f"cleanup() with result_expires={expires}s, result_chord_expires={chord_expires}s "
+        f"deleted a chord's header result written {expires + MARGIN_S}s ago: the chord "
+        f"waiting on it would never complete")
+
+
 #: young results written among the expired ones
 YOUNG_AMONG = 3
 

@@ -9,7 +9,8 @@ from celery import states
 from celery.app.task import Context
 
 CLAUSE = "CH4"
-TESTS = ("test_a_pending_chords_header_results_outlive_result_expires",)
+TESTS = ("test_a_pending_chords_header_results_outlive_result_expires",
+         "test_a_pending_chords_header_results_survive_cleanup_past_result_expires")
 
 #: seconds between the header result's write and cleanup(): past E (1 s)
 WAIT_S = 2.5
