@@ -96,3 +96,32 @@ def test_the_end_to_end_benchmark_runs_and_writes_its_table(tmp_path):
     (row,) = json.loads(out.read_text())
     assert row["target"] == "sqlite" and row["chord_10_s"] > 0 and row["tasks_per_s"] > 0
     assert "tasks/s" in done.stdout
+
+
+def test_a_worker_configured_by_the_entry_point_url_runs_a_chord(tmp_path):
+    """A user's worker names the reference backend by its URL scheme
+    (``conformance_db+sqlite://``, the celery.result_backends entry point),
+    not by class path: it runs a chord whose results the client reads."""
+    from celery import chord
+
+    from celery_conformance.containers import Namespace, obtain, providers
+    from celery_conformance.suite.worker import redacting_worker, worker_settings
+
+    broker = obtain(providers()["redis"], str(tmp_path))
+    broker_ns = broker.create_namespace("entry-point")
+    results = Namespace(name="results", url=f"sqlite:///{tmp_path / 'results.db'}",
+                        store=None)
+    settings = worker_settings("unused:Class", results, broker_ns)
+    settings["result_backend"] = f"conformance_db+{results.url}"
+    worker = redacting_worker(settings, "prefork", str(tmp_path), results, broker_ns)
+    try:
+        body = chord([worker.signature("add", i, 1) for i in range(4)])(
+            worker.signature("collect"))
+        assert body.get(timeout=60) == [1, 2, 3, 4]
+        # the body ran in the worker, which stored its result through the
+        # backend the scheme named; the client's app resolved it the same way
+        assert type(worker.app.backend).__module__ == "celery_conformance.backends.database"
+    finally:
+        worker.stop()
+        broker.drop_namespace(broker_ns)
+        broker.stop()
