@@ -28,6 +28,10 @@ SPEC = BackendSpec(
     capabilities=Capabilities(kind="kv", io_methods=("get", "mget", "_put", "delete")),
     namespace="memo_backend.conformance:one_file_per_test",
     known_failures=(
+        KnownFailure(clause="CH4", test="test_*_pending_chords_header_results_*",
+                     reason="cleanup() deletes every record last written more than "
+                            "result_expires ago, a pending chord's header results too "
+                            "(this example keeps no chord expiry)"),
         KnownFailure(clause="EX5", test="test_empty_failure_payload_raises_value_error",
                      reason=INHERITED + "exception_to_python() returns None for a falsy "
                                         "payload ({})"),
