@@ -21,13 +21,14 @@ from . import __version__, profiles
 from .capabilities import CAPABILITY_DOCS
 from .clauses import CLAUSES
 from .config import resolve as resolve_settings
-from .plumbing import address_replies, build_backend, declare_capabilities
+from .plumbing import address_replies, build_backend, declare_capabilities, open_backdoor
 from .report import ReportCollector, clause_verdicts, level_of
 from .stores import WORKERINPUT_KEY, StoreBroker
 from .targets import (SPECS, STORE_ALIASES, Target, TargetError, missing_drivers,
                       resolve as resolve_target)
 # the end-to-end fixtures (a real worker per target and module)
-from .worker import threads_worker, worker, worker_factory, worker_log_sections  # noqa: F401
+from .worker import (start_worker, threads_worker, worker, worker_factory,  # noqa: F401
+                     worker_log_sections)
 
 profiles.register_profiles()
 
@@ -594,16 +595,9 @@ class BackendFactory:
     def backdoor(self, backend, required: bool = True):
         """Raw access to ``backend``'s store (suite.backdoors). Without one
         the test is not run, or with ``required=False`` gets None."""
-        path = self.target.spec.backdoor_path()
-        if path is None:
-            if not required:
-                return None
-            pytest.skip("not run: the backend declares no backdoor to read its raw store "
-                        "(BackendSpec.backdoor)")
-        from celery.utils.imports import symbol_by_name
-
-        door = symbol_by_name(path)(backend)
-        self._backdoors.append(door)
+        door = open_backdoor(self.target.spec, backend, required)
+        if door is not None:
+            self._backdoors.append(door)
         return door
 
     def close(self) -> None:

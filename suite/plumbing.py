@@ -92,6 +92,21 @@ def clone_backend(backend):
 _CAPABILITIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+def open_backdoor(spec, backend, required: bool = True):
+    """Raw access to ``backend``'s store through the backdoor its spec declares
+    (suite.backdoors). Without one the test is not run, or with
+    ``required=False`` the answer is None."""
+    path = spec.backdoor_path()
+    if path is None:
+        if not required:
+            return None
+        pytest.skip("not run: the backend declares no backdoor to read its raw store "
+                    "(BackendSpec.backdoor)")
+    from celery.utils.imports import symbol_by_name
+
+    return symbol_by_name(path)(backend)
+
+
 def declare_capabilities(backend, capabilities) -> None:
     _CAPABILITIES[backend] = capabilities
 
@@ -301,6 +316,27 @@ def _run_processes(make_workers, n_workers, rounds, timeout, app=None) -> list:
 
 
 # ----------------------------------------------------------- fault injection
+@contextlib.contextmanager
+def fault_proxy_before(store) -> Iterator:
+    """A FaultProxy in front of ``store``'s server for the block; the test is
+    not run where there is no connection on 127.0.0.1 to break."""
+    from celery_conformance.containers.faults import FaultProxy
+
+    address = store.network_address()
+    if address is None:
+        pytest.skip(f"not run: {store.name} is embedded: there is no network "
+                    f"connection to break")
+    host, port = address
+    if host not in ("127.0.0.1", "localhost"):
+        pytest.skip(f"not run: the fault proxy breaks only servers on 127.0.0.1, and "
+                    f"{store.name} is on another host")
+    proxy = FaultProxy(port)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
 class InjectedFailures:
     """Replace ``backend.<method>`` on the instance: the first calls raise the
     given errors, one per call, later calls delegate to the real method.

@@ -21,6 +21,7 @@ from celery.exceptions import ChordError, TaskRevokedError, TimeoutError as Cele
 from celery.result import AsyncResult
 
 from .helpers import read
+from .plumbing import fault_proxy_before, open_backdoor
 from .worker_app import HeaderFailed
 
 #: seconds a test waits for a worker outcome that should come in well under one
@@ -61,16 +62,6 @@ def _wait_for_runs(worker, runs: str, label: str, count: int,
     deadline = time.monotonic() + timeout
     while worker.count_runs(runs, label) < count and time.monotonic() < deadline:
         time.sleep(0.05)
-
-
-def _backdoor(worker, conformance_target):
-    path = conformance_target.spec.backdoor_path()
-    if path is None:
-        pytest.skip("not run: the backend declares no backdoor to read its raw store "
-                    "(BackendSpec.backdoor)")
-    from celery.utils.imports import symbol_by_name
-
-    return symbol_by_name(path)(worker.app.backend)
 
 
 # ----------------------------------------------------------------- chords
@@ -192,7 +183,7 @@ def test_a_failed_chord_leaves_no_counter_or_group_and_forgets_whole(worker, cap
     and saved group gone once every member returned; forgetting its result
     then forgets every header result too."""
     _require_chords(capabilities)
-    backdoor = _backdoor(worker, conformance_target)
+    backdoor = open_backdoor(conformance_target.spec, worker.app.backend)
     position = data.draw(st.integers(0, size), label="failing position")
     header = [worker.signature("echo", v) for v in range(size)]
     header.insert(position, worker.signature("fail", "header member failed"))
@@ -222,18 +213,14 @@ SLOW_MEMBER_S = 6.0
 
 
 @pytest.mark.clause("CH4")
-def test_a_pending_chords_header_results_outlive_result_expires(worker_factory, capabilities,
-                                                                request):
+def test_a_pending_chords_header_results_outlive_result_expires(start_worker, capabilities):
     """While a chord waits for a slow header member, the results of the
     members that finished stay for max(result_chord_expires, E), not E: with
     results expiring after 3 s, a chord's after 30 s, and cleanup() run (as
     beat's celery.backend_cleanup) while it waits, the chord completes with
     every member's result."""
-    from .worker import WORKERS_KEY
-
     _require_chords(capabilities)
-    worker = worker_factory("prefork", **CHORD_EXPIRY)
-    request.node.stash.setdefault(WORKERS_KEY, []).append(worker)
+    worker = start_worker("prefork", **CHORD_EXPIRY)
     values = list(range(4))
     header = [worker.signature("echo", v) for v in values[:-1]]
     header.append(worker.signature("echo", values[-1], seconds=SLOW_MEMBER_S))
@@ -303,7 +290,7 @@ def test_get_many_under_concurrent_completion(worker, delays, with_unsent):
 def test_a_chains_result_forgets_its_parents(worker, conformance_target, length):
     """A chain run by the worker links each result to its parent, and
     forgetting the last result forgets every link before it."""
-    backdoor = _backdoor(worker, conformance_target)
+    backdoor = open_backdoor(conformance_target.spec, worker.app.backend)
     result = chain(worker.signature("add", 1, 0),
                    *[worker.signature("add", 1) for _ in range(length - 1)]).apply_async()
     assert result.get(timeout=OUTCOME_TIMEOUT_S) == length
@@ -414,33 +401,22 @@ OUTAGE_S = 1.5
 def worker_fault_proxy(worker_factory):
     """A fault proxy in front of the store of the module's workers (not run
     for embedded stores, or where the results travel on the broker)."""
-    from celery_conformance.containers.faults import FaultProxy
-
-    store = worker_factory.store
-    address = store.network_address()
-    if address is None or address[0] not in ("127.0.0.1", "localhost"):
-        pytest.skip(f"not run: {store.name} has no connection on 127.0.0.1 to break "
-                    f"(embedded, or on another host)")
-    proxy = FaultProxy(address[1])
-    yield proxy
-    proxy.close()
+    with fault_proxy_before(worker_factory.store) as proxy:
+        yield proxy
 
 
 @pytest.mark.clause("RY4")
-def test_a_chord_completes_across_a_store_outage(worker_factory, worker_fault_proxy,
-                                                 capabilities, request):
+def test_a_chord_completes_across_a_store_outage(start_worker, worker_fault_proxy,
+                                                 capabilities):
     """A worker whose connections to the store are reset, and refused for
     1.5 s, while a chord's members finish (result_backend_always_retry)
     completes the chord once the store is back: the body runs once with
     every member's result, and every member's result reads back."""
-    from .worker import WORKERS_KEY
-
     _require_chords(capabilities)
     if capabilities.results_to_sender:
         pytest.skip("not run: the results travel on the broker's connection, which the "
                     "fault would cut too")
-    worker = worker_factory("prefork", through=worker_fault_proxy.port, **RETRYING)
-    request.node.stash.setdefault(WORKERS_KEY, []).append(worker)
+    worker = start_worker("prefork", through=worker_fault_proxy.port, **RETRYING)
     runs = worker.runs("chord-outage")
     values = list(range(10))
     _after_waiting_once(worker)                              # connections are open
@@ -469,16 +445,12 @@ SHORT_EXPIRY_S = 1
 
 @pytest.mark.clause("XP1", "XP2")
 @pytest.mark.requires("cleanup")
-def test_beats_backend_cleanup_task_removes_expired_results(worker_factory, conformance_target,
-                                                            request):
+def test_beats_backend_cleanup_task_removes_expired_results(start_worker, conformance_target):
     """celery.backend_cleanup (the task beat sends daily), run by a worker
     whose results expire after 1 s, deletes the results that finished more
     than that ago and keeps one written just before it ran."""
-    from .worker import WORKERS_KEY
-
-    worker = worker_factory("prefork", result_expires=SHORT_EXPIRY_S)
-    request.node.stash.setdefault(WORKERS_KEY, []).append(worker)
-    backdoor = _backdoor(worker, conformance_target)
+    worker = start_worker("prefork", result_expires=SHORT_EXPIRY_S)
+    backdoor = open_backdoor(conformance_target.spec, worker.app.backend)
     old = [worker.signature("add", i, 1).apply_async() for i in range(3)]
     assert [r.get(timeout=OUTCOME_TIMEOUT_S) for r in old] == [1, 2, 3]
     # past E, at the stores' one-second date_done granularity

@@ -20,6 +20,7 @@ import pytest
 from celery import states
 
 from .helpers import read
+from .plumbing import fault_proxy_before
 from .strategies import make_request
 
 #: retry settings of the fault tests: many quick retries, so a fault that
@@ -52,19 +53,8 @@ def _sleeping_recorder(backend) -> list:
 def fault_proxy(store_server):
     """A fault proxy in front of the store's server (not run for embedded
     stores, which have no connection to break)."""
-    from celery_conformance.containers.faults import FaultProxy
-
-    address = store_server.network_address()
-    if address is None:
-        pytest.skip(f"not run: {store_server.name} is embedded: there is no network "
-                    f"connection to break")
-    host, port = address
-    if host not in ("127.0.0.1", "localhost"):
-        pytest.skip(f"not run: the fault proxy breaks only servers on 127.0.0.1, and "
-                    f"{store_server.name} is on another host")
-    proxy = FaultProxy(port)
-    yield proxy
-    proxy.close()
+    with fault_proxy_before(store_server) as proxy:
+        yield proxy
 
 
 @pytest.fixture

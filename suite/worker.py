@@ -227,19 +227,29 @@ def worker_factory(conformance_target, conformance_state, request, tmp_path_fact
 
 
 @pytest.fixture
-def worker(worker_factory, request):
-    """The module's prefork worker (2 processes) of the target under test."""
-    w = worker_factory("prefork")
-    request.node.stash.setdefault(WORKERS_KEY, []).append(w)
-    return w
+def start_worker(worker_factory, request):
+    """``start_worker(pool, through=None, **celery_settings)``: the module's
+    worker with that pool and those settings (worker_factory), whose log is
+    attached to this test's report if it fails."""
+    def start(pool: str = "prefork", through: Optional[int] = None,
+              **celery_settings) -> CeleryWorker:
+        w = worker_factory(pool, through, **celery_settings)
+        request.node.stash.setdefault(WORKERS_KEY, []).append(w)
+        return w
+
+    return start
 
 
 @pytest.fixture
-def threads_worker(worker_factory, request):
+def worker(start_worker):
+    """The module's prefork worker (2 processes) of the target under test."""
+    return start_worker("prefork")
+
+
+@pytest.fixture
+def threads_worker(start_worker):
     """The module's threads-pool worker (4 threads) of the target under test."""
-    w = worker_factory("threads")
-    request.node.stash.setdefault(WORKERS_KEY, []).append(w)
-    return w
+    return start_worker("threads")
 
 
 WORKERS_KEY = pytest.StashKey[list]()
