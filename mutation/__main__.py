@@ -336,6 +336,8 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
             # equivalent: its survivors, and the mutants of code written since
             # (one cosmic-ray cannot apply is known by its place: an error again)
             done = settled(args.rejudge, mutated.path)
+            if args.unseen:
+                done |= {mutant_key(m) for m in rejudged(args.rejudge, mutated.path)}
             errors = {(m["line"], m["operator"], m["occurrence"])
                       for m in rejudged(args.rejudge, mutated.path) if m["outcome"] == "error"}
             present = {mutant_key(m) for m in mutants.values()}
@@ -445,6 +447,10 @@ def main(argv=None) -> int:
                              "did not see killed or listed as equivalent (its survivors, and "
                              "those of code written since), and rewrite that report with "
                              "their outcomes")
+    parser.add_argument("--unseen", action="store_true",
+                        help="with --rejudge: run only the mutants the report never ran "
+                             "(those a time box stopped before, and those of code written "
+                             "since); its survivors stand as they were")
     parser.add_argument("--time-box", type=float, default=0, metavar="MINUTES",
                         help="stop after MINUTES and report the mutants run so far as a "
                              "partial run (a --rejudge run of that report runs the rest)")
@@ -455,6 +461,8 @@ def main(argv=None) -> int:
         args.files, args.sample, args.seed = (
             config.SMOKE["file"], config.SMOKE["count"], config.SMOKE["seed"])
         args.strict = True
+    if args.unseen and not args.rejudge:
+        parser.error("--unseen goes with --rejudge REPORT: it runs what that report never ran")
     if args.rejudge:
         if args.sample or args.since or args.smoke:
             parser.error("--rejudge runs an earlier report's survivors: no --sample, "
@@ -491,7 +499,7 @@ def main(argv=None) -> int:
         for path in sessions} if args.rejudge else None
     summary = write_reports(sessions, Path(args.out), REPO,
                             {"files": files, "since": args.since, "sample": args.sample,
-                             "rejudge": args.rejudge,
+                             "rejudge": args.rejudge, "unseen": args.unseen,
                              "seed": args.seed, "judges": judges,
                              "seconds": round(time.monotonic() - started),
                              **({"partial": "; ".join(args.partial)} if args.partial else {})},

@@ -187,11 +187,23 @@ def summarize(mutants: list) -> dict:
     return scored({"run": len(mutants), **counts})
 
 
-def merge(earlier: dict, found: dict, present: Optional[dict] = None) -> dict:
+def carried(earlier: dict, found: dict, present: Optional[dict]) -> list:
+    """The earlier report's survivors, errors and mutants beyond the contract
+    that this run did not judge again (``--unseen``) and that are still in
+    the code: they stand as they were."""
+    again = {mutant_key(m) for ms in found.values() for m in ms}
+    return [m for name in REJUDGED_LISTS for m in earlier.get(name, ())
+            if m["file"] in found and mutant_key(m) not in again
+            and (present is None or mutant_key(m) in present[m["file"]])]
+
+
+def merge(earlier: dict, found: dict, present: Optional[dict] = None,
+          keep: Optional[list] = None) -> dict:
     """{file: counts}: the earlier report's counts, with each of its rejudged
     mutants' outcomes replaced by the new one, new mutants added, and a
     mutant no longer in the code (``present``: each file's mutant keys)
-    leaving the counts."""
+    leaving the counts; the mutants in ``keep`` (see carried) keep theirs."""
+    kept = {mutant_key(m) for m in keep or ()}
     files = {}
     for path, mutants in found.items():
         counts = dict(earlier["files"][path])
@@ -205,7 +217,7 @@ def merge(earlier: dict, found: dict, present: Optional[dict] = None) -> dict:
         again = {mutant_key(m) for m in mutants}
         for name in REJUDGED_LISTS:
             for m in earlier.get(name, ()):
-                if m["file"] == path:
+                if m["file"] == path and mutant_key(m) not in kept:
                     counts[m["outcome"]] -= 1
                     counts["run"] -= 1
                     counts["gone"] = counts.get("gone", 0) + (mutant_key(m) not in again)
@@ -221,11 +233,14 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict,
     equivalents = load_equivalents()
     found = collect(sessions, repo, equivalents, sources)
     earlier = json.loads(Path(run["rejudge"]).read_text()) if run.get("rejudge") else None
-    files = merge(earlier, found, present) if earlier else \
+    keep = carried(earlier, found, present) if earlier and run.get("unseen") else []
+    files = merge(earlier, found, present, keep) if earlier else \
         {path: summarize(mutants) for path, mutants in found.items()}
     survivors = [m for ms in found.values() for m in ms
-                 if m["outcome"] in ("survived", "unreached")]
-    errors = [m for ms in found.values() for m in ms if m["outcome"] == "error"]
+                 if m["outcome"] in ("survived", "unreached")] + \
+        [m for m in keep if m["outcome"] in ("survived", "unreached")]
+    errors = [m for ms in found.values() for m in ms if m["outcome"] == "error"] + \
+        [m for m in keep if m["outcome"] == "error"]
     doc = {"run": run, "files": files,
            "survivors": survivors, "errors": errors,
            # the killed and timed-out mutants' keys (what --rejudge leaves be)
@@ -237,7 +252,8 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict,
            "equivalent": [m for ms in found.values() for m in ms
                           if m["outcome"] == "equivalent"],
            "beyond_contract": [m for ms in found.values() for m in ms
-                               if m["outcome"] == "beyond_contract"]}
+                               if m["outcome"] == "beyond_contract"]
+           + [m for m in keep if m["outcome"] == "beyond_contract"]}
     if earlier:
         # what the earlier run judged and this one did not run again
         doc["equivalent"] = list(earlier.get("equivalent", ())) + doc["equivalent"]

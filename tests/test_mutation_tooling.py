@@ -239,3 +239,25 @@ def test_triage_appends_entries_that_list_exactly_the_survivors_decided(tmp_path
         entries_for(report, parse("x:2|NumberRep|maybe|r\n"), repo)
     with pytest.raises(ValueError, match="expected FILE:LINE"):
         parse("x|NumberRep|equivalent|r\n")
+
+
+def test_an_unseen_only_rejudge_keeps_the_earlier_survivors_as_they_were():
+    """With --unseen the earlier survivors are not run again: they stay in
+    the report and the counts, and only the newly run mutants are added."""
+    from mutation.report import carried
+
+    survivor = {"file": "f.py", "line": 3, "operator": "op", "occurrence": 0,
+                "original": "a < b", "mutated": "a <= b", "within": "f", "outcome": "survived"}
+    removed = dict(survivor, original="q = 1", mutated="q = 2")
+    earlier = {"files": {"f.py": {"run": 10, "killed": 7, "timed_out": 0, "survived": 2,
+                                  "unreached": 0, "equivalent": 1, "beyond_contract": 0,
+                                  "error": 0, "score": 0.7778}},
+               "survivors": [survivor, removed], "errors": [], "beyond_contract": [],
+               "caught": {"f.py": []}}
+    unseen = dict(survivor, line=9, original="n = 0", mutated="n = 1", outcome="killed")
+    found = {"f.py": [unseen]}
+    present = {"f.py": {mutant_key(survivor), mutant_key(unseen)}}
+    keep = carried(earlier, found, present)
+    assert keep == [survivor], "the survivor still in the code stands; the removed one is gone"
+    merged = merge(earlier, found, present, keep)["f.py"]
+    assert (merged["run"], merged["killed"], merged["survived"], merged["gone"]) == (10, 8, 1, 1)
