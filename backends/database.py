@@ -428,12 +428,14 @@ def _is_transient(exc: BaseException) -> bool:
     module = type(orig).__module__ if orig is not None else ""
     if module.startswith("sqlite3"):
         return any(m in message for m in _SQLITE_TRANSIENT)
-    pgcode = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
-    if pgcode:
-        return pgcode in _PG_TRANSIENT_SQLSTATES or pgcode[:2] in _PG_TRANSIENT_CLASSES
+    # MySQL's error number first: PyMySQL also gives its errors a .sqlstate,
+    # which for 1205 (lock wait timeout) is the catch-all HY000
     args = getattr(orig, "args", ())
     if module.startswith(("pymysql", "MySQLdb", "mysql")) and args and isinstance(args[0], int):
         return args[0] in _MYSQL_TRANSIENT
+    pgcode = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    if pgcode:
+        return pgcode in _PG_TRANSIENT_SQLSTATES or pgcode[:2] in _PG_TRANSIENT_CLASSES
     if any(m in message for m in _AUTH_MARKERS):
         return False
     # A driver-level operational or interface error without a server code:

@@ -127,6 +127,13 @@ class StoreServer(abc.ABC):
             port = None
         return (split.hostname, port) if split.hostname and port else None
 
+    def limiting_lock_waits(self, namespace: "Namespace",
+                            seconds: int) -> Optional["Namespace"]:
+        """``namespace`` with every session's wait for another session's
+        record lock limited to ``seconds``, after which the store raises its
+        lock timeout; None where the store has no such limit to set."""
+        return None
+
     def through(self, namespace: "Namespace", port: int) -> "Namespace":
         """``namespace`` reached through 127.0.0.1:``port`` (a fault proxy)
         instead of the server's own address: in its URL and its settings."""

@@ -55,6 +55,15 @@ class SqlServerStore(StoreServer):
         """The URL a backend uses to work inside namespace ``name``."""
         raise NotImplementedError
 
+    def with_query(self, namespace: Namespace, query: dict) -> Namespace:
+        """``namespace`` with these parameters added to its URL's query."""
+        import dataclasses
+
+        from sqlalchemy.engine import make_url
+
+        url = make_url(namespace.url).update_query_dict(query)
+        return dataclasses.replace(namespace, url=url.render_as_string(hide_password=False))
+
     def create_namespace(self, label: str) -> Namespace:
         name = self.new_namespace_name(label)
         self.execute(self.create_namespace_sql(name))

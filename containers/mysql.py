@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from typing import Optional
 
-from . import StoreServer, StoreUnavailable
+from . import Namespace, StoreServer, StoreUnavailable
 from ._sqlserver import SqlServerProvider, SqlServerStore
 from ._process import ServerProcess, free_port, run_as
 
@@ -39,6 +39,11 @@ class MySQLStore(SqlServerStore):
     def namespace_url(self, name: str):
         return self.url.set(database=name)
 
+    def limiting_lock_waits(self, namespace: Namespace, seconds: int) -> Namespace:
+        """Each new session runs ``SET SESSION innodb_lock_wait_timeout`` (the
+        drivers' ``init_command``): a wait past it raises error 1205."""
+        return self.with_query(namespace, {
+            "init_command": f"SET SESSION innodb_lock_wait_timeout={max(1, int(seconds))}"})
 
 class MySQLProvider(SqlServerProvider):
     name = "mysql"

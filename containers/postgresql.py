@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from typing import Optional
 
-from . import StoreServer, StoreUnavailable
+from . import Namespace, StoreServer, StoreUnavailable
 from ._sqlserver import SqlServerProvider, SqlServerStore
 from ._process import ServerProcess, free_port, run_as
 
@@ -45,6 +45,14 @@ class PostgreSQLStore(SqlServerStore):
     def namespace_url(self, name: str):
         return self.url.update_query_dict({"options": f"-csearch_path={name}"})
 
+    def limiting_lock_waits(self, namespace: Namespace, seconds: int) -> Namespace:
+        """Each session starts with ``lock_timeout`` set (libpq ``options``): a
+        wait past it raises SQLSTATE 55P03 (lock_not_available)."""
+        from sqlalchemy.engine import make_url
+
+        options = make_url(namespace.url).query.get("options", "")
+        return self.with_query(namespace, {
+            "options": f"{options} -clock_timeout={int(seconds * 1000)}".strip()})
 
 class PostgreSQLProvider(SqlServerProvider):
     name = "postgresql"

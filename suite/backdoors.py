@@ -10,7 +10,8 @@ about the whole store, which other tests and workers may share.
 
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from typing import Iterator, Optional
 
 
 class Backdoor:
@@ -33,6 +34,16 @@ class Backdoor:
     def write_raw_group(self, group_id: str, payload: bytes) -> None:
         """Write a group record straight into the store (None: not supported)."""
         raise NotImplementedError
+
+    def holding_record_lock(self, task_id: str) -> Iterator[None]:
+        """A context manager: for the block, another session holds the lock
+        a write of ``task_id``'s record must wait for (an open transaction
+        that locked it). Not every store has record locks."""
+        raise NotImplementedError
+
+    @property
+    def holds_record_locks(self) -> bool:
+        return type(self).holding_record_lock is not Backdoor.holding_record_lock
 
     def close(self) -> None:
         pass
@@ -94,6 +105,19 @@ class SqlTableBackdoor(Backdoor):
                 t.update().where(t.c.task_id == task_id).values(status=status, result=payload))
             if updated.rowcount == 0:
                 conn.execute(t.insert().values(task_id=task_id, status=status, result=payload))
+
+    @contextlib.contextmanager
+    def holding_record_lock(self, task_id: str) -> Iterator[None]:
+        if self.engine.dialect.name == "sqlite":
+            raise NotImplementedError("SQLite locks the whole file, not a record "
+                                      "(the store's write-lock fault)")
+        sa, t = self.sa, self.table
+        with self.engine.connect() as conn, conn.begin():
+            locked = conn.execute(sa.select(t.c.task_id).where(t.c.task_id == task_id)
+                                  .with_for_update()).first()
+            if locked is None:
+                raise LookupError(f"no record of {task_id!r} to lock")
+            yield
 
     def write_raw_group(self, group_id: str, payload: bytes) -> None:
         t = self.backend.taskset_cls.__table__

@@ -801,6 +801,75 @@ def test_a_write_lock_held_by_another_connection_is_waited_out(make_backend, sto
         assert outcome["result"] == {"v": "before"}
 
 
+# ------------------------------------- RY4 on a server: a lock wait timeout
+#: the store's limit on a wait for another session's lock, and how long the
+#: harness holds the lock (seconds): the write meets the store's lock timeout
+LOCK_WAIT_LIMIT_S = 1
+LOCK_HELD_S = 2.5
+#: writes that wait for a record's lock (plain reads do not, on MVCC stores)
+LOCKED_WRITES = {
+    "store_result": (lambda backend, task_id: backend.store_result(
+        task_id, {"v": "after"}, states.SUCCESS), (states.SUCCESS, {"v": "after"})),
+    "forget": (lambda backend, task_id: backend.forget(task_id), (states.PENDING, None)),
+}
+
+
+@pytest.mark.clause("RY4")
+@pytest.mark.parametrize("operation", sorted(LOCKED_WRITES))
+def test_a_lock_wait_timeout_of_the_store_is_retried(make_backend, store_server, operation):
+    """Lock contention is transient: while another session holds a record's
+    lock for 2.5 s, past the store's lock wait limit of 1 s, a write of that
+    record meets the store's lock timeout, is retried (always_retry), and
+    succeeds once the lock is released."""
+    import threading
+    import time
+
+    namespace = store_server.limiting_lock_waits(make_backend.namespace, LOCK_WAIT_LIMIT_S)
+    if namespace is None:
+        pytest.skip(f"not run: {store_server.name} has no limit on lock waits that the "
+                    f"harness can set (StoreServer.limiting_lock_waits)")
+    backend = make_backend(namespace=namespace, **RETRYING)
+    task_id = _new_id()
+    backend.store_result(task_id, {"v": "before"}, states.STARTED)
+    door = make_backend.backdoor(backend)
+    if not door.holds_record_locks:
+        pytest.skip(f"not run: the backend's backdoor ({type(door).__name__}) cannot hold a "
+                    f"record's lock (Backdoor.holding_record_lock)")
+    held, release = threading.Event(), threading.Event()
+    problems: list = []
+
+    def hold():
+        try:
+            with door.holding_record_lock(task_id):
+                held.set()
+                release.wait(LOCK_HELD_S + 30)
+        except Exception as exc:             # reported below, not lost in the thread
+            problems.append(exc)
+            held.set()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(30) and not problems, f"the harness could not lock the record: {problems}"
+    started = time.monotonic()
+    threading.Timer(LOCK_HELD_S, release.set).start()
+    write, expected = LOCKED_WRITES[operation]
+    try:
+        write(backend, task_id)
+    except Exception as exc:
+        pytest.fail(f"{operation} raised {type(exc).__name__}: {exc} while another session "
+                    f"held the record's lock for {LOCK_HELD_S} s, past the store's lock wait "
+                    f"limit of {LOCK_WAIT_LIMIT_S} s: a lock timeout is transient and retried")
+    finally:
+        release.set()
+        holder.join(30)
+    waited = time.monotonic() - started
+    assert waited >= LOCK_HELD_S - 0.2, (
+        f"{operation} returned after {waited:.2f} s, before the lock was released: it never "
+        f"waited for the lock, so the test proved nothing")
+    meta = read(backend, task_id)
+    assert (meta["status"], meta["result"]) == expected
+
+
 # ------------------------------------------------------------------- RY6
 #: how long RY6 watches a backend that documents no bound (seconds): it fails
 #: either way; the wait only tells whether the operation blocks

@@ -287,3 +287,60 @@ def test_separate_runs_adopt_a_shared_store_and_leave_it_running(harness, tmp_pa
         result.stderr.fnmatch_lines([f"*{SHARED_STORES_ENV}=*missing.json: cannot read*"])
     finally:
         owner.stop_all()
+
+
+# ------------------------------------------------------ lock wait limits
+@pytest.mark.parametrize("store_name", ["postgresql", "mysql"])
+def test_a_limited_namespace_raises_the_stores_lock_timeout(store_name):
+    """limiting_lock_waits gives a namespace whose sessions stop waiting for
+    another session's row lock after the limit, with the store's own lock
+    timeout error (what the RY4 lock-timeout contract test relies on)."""
+    import threading
+    import time
+
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    from celery_conformance.containers import StoreUnavailable, obtain, providers
+
+    # not under pytest's tmp_path: the server may run as another user
+    workdir = tempfile.mkdtemp(prefix="celery-conformance-lockwait-")
+    try:
+        store = obtain(providers()[store_name], workdir)
+    except StoreUnavailable as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.skip(f"not run: {exc}")
+    namespace = store.create_namespace("lockwait")
+    holder = sa.create_engine(namespace.url, poolclass=NullPool)
+    waiter = sa.create_engine(store.limiting_lock_waits(namespace, 1).url, poolclass=NullPool)
+    try:
+        with holder.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)"))
+            conn.execute(sa.text("INSERT INTO t VALUES (1, 0)"))
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            with holder.connect() as conn, conn.begin():
+                conn.execute(sa.text("SELECT v FROM t WHERE id = 1 FOR UPDATE")).all()
+                held.set()
+                release.wait(30)
+
+        thread = threading.Thread(target=hold, daemon=True)
+        thread.start()
+        assert held.wait(30)
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            with waiter.begin() as conn:
+                conn.execute(sa.text("UPDATE t SET v = 1 WHERE id = 1"))
+        waited = time.monotonic() - started
+        release.set()
+        thread.join(30)
+        assert 0.8 <= waited < 10, f"the limited session waited {waited:.2f} s"
+        code = getattr(raised.value.orig, "pgcode", None) or raised.value.orig.args[0]
+        assert code in ("55P03", 1205), f"not the store's lock timeout: {raised.value.orig!r}"
+    finally:
+        holder.dispose()
+        waiter.dispose()
+        store.drop_namespace(namespace)
+        store.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
