@@ -278,6 +278,9 @@ REFERENCE_DATABASE = BackendSpec(
         bad_settings=_timeouts_refused("database_connect_timeout",
                                        "database_operation_timeout") + (
             ("database_table_names", {"task": "results; DROP TABLE x"}, "database_table_names"),
+            # a name left to its default (None) before an invalid one
+            ("database_table_names", {"task": None, "group": "results; DROP TABLE x"},
+             "database_table_names"),
             ("database_table_names", {"tasks": "celery_results"}, "database_table_names"),
             ("database_table_names", {"task": "same_table", "group": "same_table"},
              "database_table_names"),

@@ -9,7 +9,7 @@ import pickle
 import warnings
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from kombu.exceptions import EncodeError
 
@@ -271,12 +271,14 @@ def backends_by_extended(make_backend):
 
 
 @pytest.mark.clause("RT9")
-@given(group_id=plain_task_ids(), parent_id=plain_task_ids(), extended=st.booleans(),
-       task_id=plain_task_ids())
+@given(group_id=st.none() | plain_task_ids(), parent_id=st.none() | plain_task_ids(),
+       extended=st.booleans(), task_id=plain_task_ids())
+@example(group_id=None, parent_id=None, extended=False, task_id="rt9-no-group-or-parent")
 def test_group_and_parent_ids_readable_from_meta(backends_by_extended, group_id, parent_id,
                                                  extended, task_id):
     """group_id and parent_id of the request are readable from the meta,
-    with and without result_extended. Celery 5.7's database backend has no
+    with and without result_extended; a request without them reads None
+    (never a stand-in such as "None"). Celery 5.7's database backend has no
     columns for them and drops both."""
     backend = backends_by_extended[extended]
     request = make_request(id=task_id, group=group_id, parent_id=parent_id)
