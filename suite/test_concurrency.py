@@ -79,12 +79,17 @@ def test_concurrent_started_and_success_end_in_success(make_backend, capabilitie
                                                         n_started, value):
     """n writers storing STARTED (each a stream of writes) and one storing
     SUCCESS on one fresh id, all at once and in any order, always end in
-    SUCCESS with the SUCCESS value."""
+    SUCCESS with the SUCCESS value; finished results stored before, under
+    ids that sort after the contended ones, are left as they were."""
     mode = data.draw(_modes(capabilities), label="mode")
     n_workers = n_started + 1
     offset = data.draw(st.integers(0, n_workers - 1), label="first SUCCESS writer")
     backend = make_backend()
     ids = [str(uuid.uuid4()) for _ in range(ROUNDS)]
+    # older records a write might wrongly consult or touch ("~" sorts after ids)
+    bystanders = {f"~bystander-{uuid.uuid4()}": {"bystander": k} for k in range(3)}
+    for task_id, kept in bystanders.items():
+        backend.store_result(task_id, kept, states.SUCCESS)
 
     def success_writer(r):
         return (offset + r) % n_workers
@@ -105,6 +110,11 @@ def test_concurrent_started_and_success_end_in_success(make_backend, capabilitie
             f"{n_started} STARTED writers and 1 SUCCESS writer ({mode}) on one id ended in "
             f"{meta['status']} {meta['result']!r}, not SUCCESS {value!r}. Writer errors: "
             + ("\n".join(str(e) for e in errors if e.round in (r, None)) or "none"))
+    for task_id, kept in bystanders.items():
+        meta = _read(backend, task_id)
+        assert (meta["status"], meta["result"]) == (states.SUCCESS, kept), (
+            f"a result stored before the race, under another id, changed: {meta['status']} "
+            f"{meta['result']!r}")
 
 
 # ------------------------------------------------------------------ CC2
