@@ -14,6 +14,10 @@ import contextlib
 from typing import Iterator, Optional
 
 
+class WrongTypeRefused(Exception):
+    """The store itself refused a value of the wrong type for a field."""
+
+
 class Backdoor:
     """The interface every backdoor implements."""
 
@@ -35,6 +39,13 @@ class Backdoor:
         """Write a group record straight into the store (None: not supported)."""
         raise NotImplementedError
 
+    def write_raw_field(self, kind: str, some_id: str, field: str, value) -> None:
+        """Set one field of the stored task (``kind="task"``) or group
+        (``"group"``) record to ``value`` as the store takes it, below the
+        backend's types: a value of the wrong type where the store allows it.
+        Raises :class:`WrongTypeRefused` where the store checks the type."""
+        raise NotImplementedError
+
     def holding_record_lock(self, task_id: str) -> Iterator[None]:
         """A context manager: for the block, another session holds the lock
         a write of ``task_id``'s record must wait for (an open transaction
@@ -44,6 +55,10 @@ class Backdoor:
     @property
     def holds_record_locks(self) -> bool:
         return type(self).holding_record_lock is not Backdoor.holding_record_lock
+
+    @property
+    def writes_raw_fields(self) -> bool:
+        return type(self).write_raw_field is not Backdoor.write_raw_field
 
     def close(self) -> None:
         pass
@@ -105,6 +120,23 @@ class SqlTableBackdoor(Backdoor):
                 t.update().where(t.c.task_id == task_id).values(status=status, result=payload))
             if updated.rowcount == 0:
                 conn.execute(t.insert().values(task_id=task_id, status=status, result=payload))
+
+    def write_raw_field(self, kind: str, some_id: str, field: str, value) -> None:
+        sa = self.sa
+        model = self.backend.task_cls if kind == "task" else self.backend.taskset_cls
+        table = model.__table__
+        key = table.c.task_id if kind == "task" else table.c.taskset_id
+        # plain SQL with a bound parameter: no column type processes the value
+        name = self.engine.dialect.identifier_preparer.format_table(table)
+        column = self.engine.dialect.identifier_preparer.quote(field)
+        statement = sa.text(f"UPDATE {name} SET {column} = :value WHERE {key.name} = :id")
+        try:
+            with self.engine.begin() as conn:
+                changed = conn.execute(statement, {"value": value, "id": some_id}).rowcount
+        except sa.exc.DBAPIError as exc:
+            raise WrongTypeRefused(str(exc.orig)) from exc
+        if changed != 1:
+            raise LookupError(f"no {kind} record of {some_id!r} to change")
 
     @contextlib.contextmanager
     def holding_record_lock(self, task_id: str) -> Iterator[None]:

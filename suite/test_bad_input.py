@@ -383,6 +383,51 @@ def test_garbage_group_record_raises_naming_the_id(backend, backdoor, payload):
         "a malformed group record changed another group")
 
 
+#: what is planted in a record's date field: text that is no date
+NOT_A_DATE = "not-a-date"
+
+
+@pytest.mark.clause("BI5")
+@pytest.mark.parametrize("kind", ["task", "group"])
+def test_a_field_of_the_wrong_type_raises_naming_the_id(backend, backdoor, bystanders,
+                                                        capabilities, kind):
+    """A record whose completion time holds text that is no date (planted
+    where the store takes a value of any type, as SQLite's columns do) makes
+    reads of that id raise an error naming the id; other ids read as before."""
+    from celery.result import AsyncResult, GroupResult
+
+    from .backdoors import WrongTypeRefused
+
+    if not backdoor.writes_raw_fields:
+        pytest.skip(f"not run: the backend's backdoor ({type(backdoor).__name__}) cannot set "
+                    f"one field of a record (Backdoor.write_raw_field)")
+    if kind == "group" and not capabilities.stores_groups:
+        pytest.skip("not run: the backend stores no groups (Capabilities.stores_groups)")
+    some_id = _new_id()
+    if kind == "task":
+        backend.store_result(some_id, {"v": 1}, states.SUCCESS)
+    else:
+        backend.save_group(some_id, GroupResult(some_id, [AsyncResult(_new_id(), app=backend.app)],
+                                                app=backend.app))
+    try:
+        backdoor.write_raw_field(kind, some_id, "date_done", NOT_A_DATE)
+    except WrongTypeRefused as exc:
+        pytest.skip(f"not run: the store checks the field's type itself and refuses text "
+                    f"that is no date ({str(exc).splitlines()[0]}), so no such record can "
+                    f"exist there")
+    try:
+        got = read(backend, some_id) if kind == "task" else \
+            backend.restore_group(some_id, cache=False)
+    except Exception as exc:
+        assert some_id in str(exc), f"the error does not name the id {some_id!r}: {exc!r}"
+    else:
+        pytest.fail(f"reading a {kind} record whose date_done is {NOT_A_DATE!r} returned "
+                    f"{got!r}")
+    for other, meta in bystanders.items():
+        assert read(backend, other) == meta, (
+            f"a malformed record under {some_id!r} changed what {other!r} reads")
+
+
 @pytest.mark.clause("BI5")
 @given(data=st.data(), state=st.sampled_from(malformed_states))
 def test_truncated_record_raises_naming_the_id(backend, backdoor, bystanders, data, state):

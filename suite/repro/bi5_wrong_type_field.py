@@ -1,0 +1,53 @@
+"""BI5: a record whose date_done holds text that is no date (SQLite's
+columns take any type) makes get_task_meta and restore_group of that id
+raise an error naming the id."""
+
+import uuid
+
+from celery import states
+from celery.result import AsyncResult, GroupResult
+
+CLAUSE = "BI5"
+TESTS = ("test_a_field_of_the_wrong_type_raises_naming_the_id",)
+
+
+def _plant_date(backend, table, key_column, record_id) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    engine = sa.create_engine(backend.url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {table.name} SET date_done = 'not-a-date' "
+                                 f"WHERE {key_column} = :id"), {"id": record_id})
+    finally:
+        engine.dispose()
+
+
+def reproduce(make_backend):
+    backend = make_backend()
+    task_id, group_id = str(uuid.uuid4()), str(uuid.uuid4())
+    backend.store_result(task_id, {"v": 1}, states.SUCCESS)
+    backend.save_group(group_id, GroupResult(group_id, [AsyncResult(task_id, app=backend.app)],
+                                             app=backend.app))
+    _plant_date(backend, backend.task_cls.__table__, "task_id", task_id)
+    _plant_date(backend, backend.taskset_cls.__table__, "taskset_id", group_id)
+    for what, some_id, read in (
+            ("get_task_meta", task_id, lambda: backend.get_task_meta(task_id, cache=False)),
+            ("restore_group", group_id, lambda: backend.restore_group(group_id, cache=False))):
+        try:
+            read()
+        except Exception as exc:
+            if some_id not in str(exc):
+                return (f"{what} of a record whose date_done is 'not-a-date' raised "
+                        f"{type(exc).__name__}: {exc!r}, which does not name the id {some_id}")
+        else:
+            return (f"{what} of a record whose date_done is 'not-a-date' was expected to "
+                    f"raise naming the id, but returned")
+    return None
+
+
+if __name__ == "__main__":
+    from _run import main
+
+    main(reproduce)
