@@ -223,6 +223,19 @@ def refused_write(what: str, exc: BaseException) -> str:
             f"{type(cause).__name__}: {str(cause).splitlines()[0][:160]}")
 
 
+def read_not_naming(read, some_id: str, what: str):
+    """None when ``read()`` raises an error naming ``some_id`` (what BI5 asks
+    of a malformed record); else a sentence saying what happened instead."""
+    try:
+        got = read()
+    except Exception as exc:
+        if some_id in str(exc):
+            return None
+        return (f"{what} raised {type(exc).__name__}: {exc!r}, which does not name the id "
+                f"{some_id}")
+    return f"{what} was expected to raise naming the id, but returned {got!r}"
+
+
 def not_improperly_configured(exc, what: str, part: str):
     """None when ``exc`` is an ImproperlyConfigured whose message matches the
     regex ``part`` (the bad part); else a sentence saying what happened."""

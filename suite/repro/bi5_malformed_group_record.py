@@ -11,22 +11,14 @@ PAYLOAD = '{"a": 1} trailing'
 
 def reproduce(make_backend):
     from celery.result import AsyncResult, GroupResult
-    from _run import plant
+    from _run import plant, read_not_naming
 
     backend = make_backend()
     group_id = str(uuid.uuid4())
     backend.save_group(group_id, GroupResult(group_id, [AsyncResult(str(uuid.uuid4()))]))
     plant(backend, group_id, PAYLOAD, group=True)
-    try:
-        restored = backend.restore_group(group_id, cache=False)
-    except Exception as exc:
-        if group_id not in str(exc):
-            return (f"restoring a group record planted as {PAYLOAD!r} raised "
-                    f"{type(exc).__name__}: {exc!r}, which does not name the id {group_id}")
-        return None
-    return (f"restoring a group record planted as {PAYLOAD!r} was expected to raise naming "
-            f"the id, but returned {restored!r}")
-
+    return read_not_naming(lambda: backend.restore_group(group_id, cache=False), group_id,
+                           f"restoring a group record planted as {PAYLOAD!r}")
 
 if __name__ == "__main__":
     from _run import main

@@ -14,22 +14,17 @@ PAYLOADS = ['{"a": 1} trailing', '{"status": "SUCCESS", "result": [1, 2']
 
 
 def reproduce(make_backend):
-    from _run import plant
+    from _run import plant, read_not_naming
 
     backend = make_backend()
     for payload in PAYLOADS:
         task_id = str(uuid.uuid4())
         backend.store_result(task_id, {"v": 1}, states.STARTED)   # the record exists
         plant(backend, task_id, payload)
-        try:
-            meta = backend.get_task_meta(task_id, cache=False)
-        except Exception as exc:
-            if task_id not in str(exc):
-                return (f"reading a record planted as {payload!r} raised "
-                        f"{type(exc).__name__}: {exc!r}, which does not name the id {task_id}")
-        else:
-            return (f"reading a record planted as {payload!r} was expected to raise naming "
-                    f"the id, but returned {meta['status']} {meta['result']!r}")
+        problem = read_not_naming(lambda: backend.get_task_meta(task_id, cache=False), task_id,
+                                  f"reading a record planted as {payload!r}")
+        if problem:
+            return problem
     return None
 
 
