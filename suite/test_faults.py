@@ -951,12 +951,33 @@ def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
                          f"stall, past the documented bound of {bound:.1f}s")
 
 
+#: a value whose text reads like a transient store error: a write's value
+#: must not change how its failure is classified
+ERROR_LIKE_VALUE = {"v": "database is locked; disk I/O error"}
+
+
+def _relative_url(namespace):
+    """``namespace`` addressed by a path relative to the working directory."""
+    import dataclasses
+    import os
+
+    scheme, _, path = namespace.url.partition(":///")
+    if not path or not os.path.isabs(path):
+        pytest.skip("not run: the store's URL names no absolute file path to make relative")
+    return dataclasses.replace(namespace, url=f"{scheme}:///{os.path.relpath(path)}")
+
+
 @pytest.mark.clause("RY4")
-def test_a_read_only_store_is_a_permanent_error_not_retried(make_backend, store_server):
+@pytest.mark.parametrize("path", ["absolute", "relative"])
+@pytest.mark.parametrize("connected", ["before", "after"])
+def test_a_read_only_store_is_a_permanent_error_not_retried(make_backend, store_server,
+                                                            connected, path):
     """A store that refuses writes (an embedded database whose file became
     read-only) gives a permanent error: with result_backend_always_retry,
     store_result raises it after one attempt, with no retry sleep, and not as
-    a retry-exhausted BackendStoreError. Stored results still read back
+    a retry-exhausted BackendStoreError, whether the backend connected
+    before the file became read-only or after, however its path is written,
+    and whatever the refused value's text. Stored results still read back
     while it is read-only."""
     from celery.exceptions import BackendStoreError
 
@@ -965,15 +986,20 @@ def test_a_read_only_store_is_a_permanent_error_not_retried(make_backend, store_
     if "read-only" not in store_server.supported_faults:
         pytest.skip(f"not run: the harness cannot make a {store_server.name} store "
                     f"read-only (it can for embedded database files)")
-    backend = make_backend(**{**RETRYING, "result_backend_max_retries": 3})
+    namespace = make_backend.namespace if path == "absolute" else \
+        _relative_url(make_backend.namespace)
+    settings = {**RETRYING, "result_backend_max_retries": 3}
+    backend = make_backend(namespace=namespace, **settings)
     kept = _new_id()
     backend.store_result(kept, {"v": "kept"}, states.SUCCESS)
-    sleeps = _sleeping_recorder(backend)
     try:
         with store_server.read_only(make_backend.namespace):
+            if connected == "after":
+                backend = make_backend(namespace=namespace, **settings)
+            sleeps = _sleeping_recorder(backend)
             meta = read(backend, kept)
             try:
-                backend.store_result(_new_id(), {"v": 1}, states.SUCCESS)
+                backend.store_result(_new_id(), ERROR_LIKE_VALUE, states.SUCCESS)
             except Exception as exc:
                 error = exc
             else:
