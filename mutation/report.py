@@ -187,23 +187,30 @@ def summarize(mutants: list) -> dict:
     return scored({"run": len(mutants), **counts})
 
 
-def carried(earlier: dict, found: dict, present: Optional[dict]) -> list:
+def carried(earlier: dict, found: dict, present: Optional[dict],
+            equivalents: list) -> list:
     """The earlier report's survivors, errors and mutants beyond the contract
     that this run did not judge again (``--unseen``) and that are still in
-    the code: they stand as they were."""
+    the code: they stand as they were, or as mutation/equivalent.toml now
+    lists them."""
     again = {mutant_key(m) for ms in found.values() for m in ms}
-    return [m for name in REJUDGED_LISTS for m in earlier.get(name, ())
-            if m["file"] in found and mutant_key(m) not in again
-            and (present is None or mutant_key(m) in present[m["file"]])]
+    kept = []
+    for m in (m for name in REJUDGED_LISTS for m in earlier.get(name, ())):
+        if m["file"] not in found or mutant_key(m) in again or (
+                present is not None and mutant_key(m) not in present[m["file"]]):
+            continue
+        entry = is_equivalent(m, equivalents)
+        if entry is not None and m["outcome"] in ("survived", "unreached", "beyond_contract"):
+            m = {**m, "outcome": entry["kind"], "reason": entry["reason"]}
+        kept.append(m)
+    return kept
 
 
-def merge(earlier: dict, found: dict, present: Optional[dict] = None,
-          keep: Optional[list] = None) -> dict:
+def merge(earlier: dict, found: dict, present: Optional[dict] = None) -> dict:
     """{file: counts}: the earlier report's counts, with each of its rejudged
     mutants' outcomes replaced by the new one, new mutants added, and a
     mutant no longer in the code (``present``: each file's mutant keys)
-    leaving the counts; the mutants in ``keep`` (see carried) keep theirs."""
-    kept = {mutant_key(m) for m in keep or ()}
+    leaving the counts."""
     files = {}
     for path, mutants in found.items():
         counts = dict(earlier["files"][path])
@@ -217,7 +224,7 @@ def merge(earlier: dict, found: dict, present: Optional[dict] = None,
         again = {mutant_key(m) for m in mutants}
         for name in REJUDGED_LISTS:
             for m in earlier.get(name, ()):
-                if m["file"] == path and mutant_key(m) not in kept:
+                if m["file"] == path:
                     counts[m["outcome"]] -= 1
                     counts["run"] -= 1
                     counts["gone"] = counts.get("gone", 0) + (mutant_key(m) not in again)
@@ -233,14 +240,16 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict,
     equivalents = load_equivalents()
     found = collect(sessions, repo, equivalents, sources)
     earlier = json.loads(Path(run["rejudge"]).read_text()) if run.get("rejudge") else None
-    keep = carried(earlier, found, present) if earlier and run.get("unseen") else []
-    files = merge(earlier, found, present, keep) if earlier else \
+    if earlier and run.get("unseen"):
+        # what this run did not judge again stands as the earlier run found it
+        keep = carried(earlier, found, present, equivalents)
+        found = {path: mutants + [m for m in keep if m["file"] == path]
+                 for path, mutants in found.items()}
+    files = merge(earlier, found, present) if earlier else \
         {path: summarize(mutants) for path, mutants in found.items()}
     survivors = [m for ms in found.values() for m in ms
-                 if m["outcome"] in ("survived", "unreached")] + \
-        [m for m in keep if m["outcome"] in ("survived", "unreached")]
-    errors = [m for ms in found.values() for m in ms if m["outcome"] == "error"] + \
-        [m for m in keep if m["outcome"] == "error"]
+                 if m["outcome"] in ("survived", "unreached")]
+    errors = [m for ms in found.values() for m in ms if m["outcome"] == "error"]
     doc = {"run": run, "files": files,
            "survivors": survivors, "errors": errors,
            # the killed and timed-out mutants' keys (what --rejudge leaves be)
@@ -252,8 +261,7 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict,
            "equivalent": [m for ms in found.values() for m in ms
                           if m["outcome"] == "equivalent"],
            "beyond_contract": [m for ms in found.values() for m in ms
-                               if m["outcome"] == "beyond_contract"]
-           + [m for m in keep if m["outcome"] == "beyond_contract"]}
+                               if m["outcome"] == "beyond_contract"]}
     if earlier:
         # what the earlier run judged and this one did not run again
         doc["equivalent"] = list(earlier.get("equivalent", ())) + doc["equivalent"]
@@ -280,6 +288,26 @@ def write_reports(sessions: dict, out: Path, repo: Path, run: dict,
                 f"report in {out / name}.md")
     return {"headline": headline,
             "survived": len(survivors) + len(errors) + len(doc["stale_equivalents"])}
+
+
+def relist(doc: dict, equivalents: list) -> int:
+    """Move the report's survivors that ``equivalents`` now lists to its
+    equivalent or beyond-the-contract list, counts and scores updated (what
+    a run would find without running them); how many moved."""
+    moved = 0
+    for m in list(doc["survivors"]):
+        entry = is_equivalent(m, equivalents)
+        if entry is None:
+            continue
+        doc["survivors"].remove(m)
+        counts = doc["files"][m["file"]]
+        counts[m["outcome"]] -= 1
+        counts[entry["kind"]] = counts.get(entry["kind"], 0) + 1
+        doc.setdefault(entry["kind"], []).append(
+            {**m, "outcome": entry["kind"], "reason": entry["reason"]})
+        doc["files"][m["file"]] = scored({k: v for k, v in counts.items() if k != "score"})
+        moved += 1
+    return moved
 
 
 def markdown(doc: dict) -> str:

@@ -7,9 +7,12 @@ Each line of ``decisions`` is ``FILE:LINE|OPERATOR|KIND|REASON``:
 (``database``), ``OPERATOR`` a substring of the survivor's cosmic-ray
 operator (``NumberReplacer``, ``Lt_LtE``), ``KIND`` ``equivalent`` or
 ``beyond_contract``. Every survivor on that line whose operator contains the
-substring is recorded, with its original and mutated source as the report
+substring is recorded (``OPERATOR~TEXT``: only those whose mutated source
+contains ``TEXT``, where one operator's mutants of a line differ), with its
+original and mutated source as the report
 has them and its enclosing function where that source also appears
-elsewhere in the file. Blank lines and lines starting with ``#`` are
+elsewhere in the file; the report and its Markdown then list them so.
+Blank lines and lines starting with ``#`` are
 skipped. A decision that matches no survivor is an error, so a typo never
 passes silently; nothing is written then.
 """
@@ -21,7 +24,7 @@ import json
 import sys
 from pathlib import Path
 
-from .report import EQUIVALENT_FILE, LISTED_KINDS
+from .report import EQUIVALENT_FILE, LISTED_KINDS, load_equivalents, markdown, relist
 
 KINDS = tuple(LISTED_KINDS.values())
 
@@ -33,9 +36,10 @@ def _toml_string(text: str) -> str:
 
 
 def _matching(survivors: list, file: str, line: int, operator: str) -> list:
+    operator, _, mutated = operator.partition("~")
     return [m for m in survivors
             if (m["file"] == file or Path(m["file"]).stem.lstrip("_") == file.lstrip("_"))
-            and m["line"] == line and operator in m["operator"]]
+            and m["line"] == line and operator in m["operator"] and mutated in m["mutated"]]
 
 
 def entries_for(report: dict, decisions: list, repo: Path) -> list:
@@ -102,6 +106,12 @@ def main(argv=None) -> int:
         for entry in entries:
             f.write("\n" + entry + "\n")
     print(f"mutation.triage: {len(entries)} entries appended to {args.list}")
+    # the report (and its Markdown beside it) shows the survivors as triaged
+    report = json.loads(Path(args.report).read_text())
+    moved = relist(report, load_equivalents(Path(args.list)))
+    Path(args.report).write_text(json.dumps(report, indent=1))
+    Path(args.report).with_suffix(".md").write_text(markdown(report))
+    print(f"mutation.triage: {moved} survivors of {args.report} now listed")
     return 0
 
 

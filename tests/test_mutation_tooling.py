@@ -235,6 +235,12 @@ def test_triage_appends_entries_that_list_exactly_the_survivors_decided(tmp_path
     assert is_equivalent(other, loaded) is None, "the same source elsewhere is not listed"
     with pytest.raises(ValueError, match="no survivor"):
         entries_for(report, parse("x:3|NumberRep|equivalent|r\n"), repo)
+    # OPERATOR~TEXT picks, among one operator's mutants of a line, those whose
+    # mutated source contains TEXT
+    twin = {**survivor, "mutated": "n = -1"}
+    picked = entries_for({"survivors": [survivor, twin]},
+                         parse("x:2|NumberRep~= -1|beyond_contract|r\n"), repo)
+    assert len(picked) == 1 and "n = -1" in picked[0]
     with pytest.raises(ValueError, match="kind"):
         entries_for(report, parse("x:2|NumberRep|maybe|r\n"), repo)
     with pytest.raises(ValueError, match="expected FILE:LINE"):
@@ -243,21 +249,46 @@ def test_triage_appends_entries_that_list_exactly_the_survivors_decided(tmp_path
 
 def test_an_unseen_only_rejudge_keeps_the_earlier_survivors_as_they_were():
     """With --unseen the earlier survivors are not run again: they stay in
-    the report and the counts, and only the newly run mutants are added."""
+    the report and the counts (as listed now, if triaged since), and only
+    the newly run mutants are added."""
     from mutation.report import carried
 
     survivor = {"file": "f.py", "line": 3, "operator": "op", "occurrence": 0,
                 "original": "a < b", "mutated": "a <= b", "within": "f", "outcome": "survived"}
+    triaged = dict(survivor, original="t = 1", mutated="t = 2")
     removed = dict(survivor, original="q = 1", mutated="q = 2")
-    earlier = {"files": {"f.py": {"run": 10, "killed": 7, "timed_out": 0, "survived": 2,
+    earlier = {"files": {"f.py": {"run": 11, "killed": 7, "timed_out": 0, "survived": 3,
                                   "unreached": 0, "equivalent": 1, "beyond_contract": 0,
-                                  "error": 0, "score": 0.7778}},
-               "survivors": [survivor, removed], "errors": [], "beyond_contract": [],
+                                  "error": 0, "score": 0.7}},
+               "survivors": [survivor, triaged, removed], "errors": [], "beyond_contract": [],
                "caught": {"f.py": []}}
+    listed = [{"file": "f.py", "operator": "op", "original": "t = 1", "mutated": "t = 2",
+               "reason": "a tuning value", "kind": "beyond_contract"}]
     unseen = dict(survivor, line=9, original="n = 0", mutated="n = 1", outcome="killed")
     found = {"f.py": [unseen]}
-    present = {"f.py": {mutant_key(survivor), mutant_key(unseen)}}
-    keep = carried(earlier, found, present)
-    assert keep == [survivor], "the survivor still in the code stands; the removed one is gone"
-    merged = merge(earlier, found, present, keep)["f.py"]
-    assert (merged["run"], merged["killed"], merged["survived"], merged["gone"]) == (10, 8, 1, 1)
+    present = {"f.py": {mutant_key(m) for m in (survivor, triaged, unseen)}}
+    keep = carried(earlier, found, present, listed)
+    assert [m["outcome"] for m in keep] == ["survived", "beyond_contract"], (
+        "the survivor still in the code stands, the triaged one as listed, the removed is gone")
+    merged = merge(earlier, {"f.py": [unseen] + keep}, present)["f.py"]
+    assert (merged["run"], merged["killed"], merged["survived"], merged["beyond_contract"],
+            merged["gone"]) == (11, 8, 1, 1, 1)
+
+
+def test_relisting_a_report_moves_the_triaged_survivors_and_their_counts():
+    from mutation.report import relist
+
+    survivor = {"file": "f.py", "line": 3, "operator": "op", "occurrence": 0,
+                "original": "a < b", "mutated": "a <= b", "within": "f", "outcome": "survived"}
+    other = dict(survivor, original="n = 0", mutated="n = 1")
+    doc = {"files": {"f.py": {"run": 4, "killed": 2, "timed_out": 0, "survived": 2,
+                              "unreached": 0, "equivalent": 0, "beyond_contract": 0,
+                              "error": 0, "score": 0.5}},
+           "survivors": [survivor, other], "equivalent": [], "beyond_contract": []}
+    listed = [{"file": "f.py", "operator": "op", "original": "a < b", "mutated": "a <= b",
+               "reason": "same program", "kind": "equivalent"}]
+    assert relist(doc, listed) == 1
+    assert doc["survivors"] == [other]
+    assert doc["equivalent"][0]["reason"] == "same program"
+    counts = doc["files"]["f.py"]
+    assert (counts["survived"], counts["equivalent"], counts["score"]) == (1, 1, round(2 / 3, 4))
