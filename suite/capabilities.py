@@ -63,6 +63,8 @@ CAPABILITY_DOCS: dict[str, str] = {
                         "collection or tables) on first use",
     "valid_settings": "valid values of the backend's own settings, with each of which it "
                       "stores and reads (CF1)",
+    "url_forms": "other forms of a working URL that the backend documents as naming the "
+                 "same store (a URL without a driver, say), each of which it must accept",
     "url_round_trip": "as_uri(include_password=True) is a URL that builds a backend on the "
                       "same store",
     "url_overrides": "settings whose values the URL's parts take precedence over (CF1: "
@@ -162,6 +164,12 @@ class Capabilities:
     #: True: ``as_uri(include_password=True)`` builds a backend on the same
     #: store (False where the URL does not carry the configuration)
     url_round_trip: bool = True
+    #: ``((label, url -> url or None), ...)``: other forms of a working URL the
+    #: backend documents as naming the same store (the URL without its driver,
+    #: where the backend picks an installed one); None: the form does not
+    #: apply to that URL. CF1 builds the backend from each form, through the
+    #: class and Celery's loader, and asks that it read what the URL stored
+    url_forms: tuple = ()
 
     @property
     def key_value(self) -> bool:

@@ -231,6 +231,12 @@ SQL_TABLE_CAPABILITIES = Capabilities(
 )
 
 
+def _without_driver(url: str):
+    """A SQLAlchemy URL without its ``+driver`` (None when it names none)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}://{rest}" if sep and "+" in scheme else None
+
+
 def _timeouts_refused(*settings: str) -> tuple:
     """Bad values of timeout settings documented as "a number of seconds > 0"."""
     return tuple((setting, value, setting) for setting in settings
@@ -275,6 +281,8 @@ REFERENCE_DATABASE = BackendSpec(
         cleanup_batch=boundaries.named("sql-cleanup-batch").value,
         # the reference also classifies the driver's own errors (documented)
         transient_error=_Cycle(_sqlalchemy_operational_error, _raw_dbapi_busy_error),
+        # the module docstring's conformance_db+postgresql://...: no driver named
+        url_forms=(("without its driver", _without_driver),),
         bad_settings=_timeouts_refused("database_connect_timeout",
                                        "database_operation_timeout") + (
             ("database_table_names", {"task": "results; DROP TABLE x"}, "database_table_names"),

@@ -284,6 +284,46 @@ def test_valid_backend_settings_work(make_backend, capabilities, conformance_tar
 
 
 @pytest.mark.clause("CF1")
+@pytest.mark.requires("url_forms")
+@pytest.mark.parametrize("route", ["class", "loader"])
+def test_every_documented_url_form_names_the_same_store(make_backend, capabilities,
+                                                        conformance_target, route):
+    """Each other form of a working URL that the backend documents (the
+    URL without its driver, say) builds a backend, through the class and
+    through Celery's loader, that reads what the URL's backend stored and
+    stores what it reads."""
+    cls = conformance_target.spec.load_class()
+    namespace = make_backend.namespace
+    original = make_backend()
+    applied = 0
+    for label, form in capabilities.url_forms:
+        url = form(namespace.url)
+        if url is None:
+            continue
+        applied += 1
+        if route == "class":
+            backend = make_backend.adopt(cls(app=make_backend.app(), url=url))
+        else:
+            scheme = _loader_schemes(cls)[0]
+            backend = make_backend.adopt(make_backend.app(result_backend=f"{scheme}+{url}")
+                                         .backend)
+        task_id, back = str(uuid.uuid4()), str(uuid.uuid4())
+        original.store_result(task_id, {"form": label}, states.SUCCESS)
+        try:
+            meta = read(backend, task_id)
+            backend.store_result(back, {"via": label}, states.SUCCESS)
+        except Exception as exc:
+            pytest.fail(f"a backend built from the URL {label} ({route}) failed: "
+                        f"{type(exc).__name__}: {exc}")
+        assert (meta["status"], meta["result"]) == (states.SUCCESS, {"form": label}), (
+            f"a backend built from the URL {label} does not read what the URL's stored")
+        assert read(original, back)["result"] == {"via": label}, (
+            f"what a backend built from the URL {label} stored is not in the URL's store")
+    if not applied:
+        pytest.skip("not run: none of the documented URL forms applies to this store's URL")
+
+
+@pytest.mark.clause("CF1")
 @pytest.mark.requires("url_overrides")
 def test_url_parts_take_precedence_over_settings(make_backend, capabilities,
                                                  conformance_target):
