@@ -283,6 +283,9 @@ REFERENCE_DATABASE = BackendSpec(
         transient_error=_Cycle(_sqlalchemy_operational_error, _raw_dbapi_busy_error),
         # the module docstring's conformance_db+postgresql://...: no driver named
         url_forms=(("without its driver", _without_driver),),
+        # the quickest documented timeouts still serve a healthy server
+        valid_settings=(("database_operation_timeout", 0.5), ("database_operation_timeout", 1),
+                        ("database_connect_timeout", 1)),
         bad_settings=_timeouts_refused("database_connect_timeout",
                                        "database_operation_timeout") + (
             ("database_table_names", {"task": "results; DROP TABLE x"}, "database_table_names"),
