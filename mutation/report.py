@@ -335,6 +335,9 @@ def markdown(doc: dict) -> str:
     if run.get("partial"):
         lines += ["", f"Partial run: {run['partial']}; a --rejudge run of this report runs the "
                       f"rest."]
+    if (run.get("rejudged") or {}).get("partial"):
+        lines += ["", f"Its continuation was partial too: {run['rejudged']['partial']}; "
+                      f"the counts above are every mutant run so far."]
     lines += ["", "## Survivors", ""]
     if not doc["survivors"]:
         lines.append("None.")
