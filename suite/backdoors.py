@@ -18,6 +18,11 @@ class WrongTypeRefused(Exception):
     """The store itself refused a value of the wrong type for a field."""
 
 
+def implements(door, method: str) -> bool:
+    """True when ``door`` implements the optional backdoor ``method``."""
+    return getattr(type(door), method) is not getattr(Backdoor, method)
+
+
 class Backdoor:
     """The interface every backdoor implements."""
 
@@ -51,14 +56,6 @@ class Backdoor:
         a write of ``task_id``'s record must wait for (an open transaction
         that locked it). Not every store has record locks."""
         raise NotImplementedError
-
-    @property
-    def holds_record_locks(self) -> bool:
-        return type(self).holding_record_lock is not Backdoor.holding_record_lock
-
-    @property
-    def writes_raw_fields(self) -> bool:
-        return type(self).write_raw_field is not Backdoor.write_raw_field
 
     def close(self) -> None:
         pass
