@@ -70,6 +70,10 @@ READY_DEADLINE_S = 5.0
 #: how long a loaded machine may delay a thread that does not wait at all
 SCHEDULING_SLACK_S = 0.5
 
+#: a wait past its bound is tried again up to this many times in all before
+#: it is reported: starvation comes and goes, a wait too many does not
+WAIT_ATTEMPTS = 3
+
 
 def read_time(backend, task_id) -> float:
     """Median wall time of three plain ``get_task_meta(task_id)`` reads."""
@@ -264,24 +268,36 @@ def assert_times_out_in_time(backend, task_id, timeout, interval, what, wait,
                              count_sleeps: bool) -> None:
     """``wait(backend, task_id, timeout, interval)`` raises TimeoutError within
     t + i of wall clock (plus the allowance for its own work) and, where its
-    sleeps can be counted, having slept at most t + i."""
-    read = read_time(backend, task_id)
-    allow = allowance(read, timeout, interval)
-    started = time.monotonic()
-    with counting_sleeps() as log:
-        with pytest.raises(CeleryTimeoutError):
-            wait(backend, task_id, timeout, interval)
-    took = time.monotonic() - started
-    elapsed = took - log.late()  # the scheduler's lateness in waking its sleeps out
-    if count_sleeps:
-        slept = sum(log.naps)
-        assert slept <= timeout + interval + 1e-6, (
-            f"{what}(timeout={timeout}, interval={interval}) slept {slept:.3f}s in {log.naps}")
-    assert elapsed <= timeout + interval + allow, (
-        f"{what}(timeout={timeout:.3f}, interval={interval:.3f}) took {took:.3f}s, "
-        f"{elapsed:.3f}s not counting {took - elapsed:.3f}s of late wake-ups from sleeps: "
-        f"{elapsed - timeout - interval:.3f}s past timeout + interval, more than the "
-        f"allowance of {allow:.3f}s for its own work (one read: {read * 1000:.1f}ms)")
+    sleeps can be counted, having slept at most t + i.
+
+    The wall-clock bound is judged on the quickest of up to WAIT_ATTEMPTS
+    waits: a backend that waits too long does so every time (a whole extra
+    interval, or a fixed drain step), while a thread starved of CPU on a
+    loaded machine is starved only now and then."""
+    overshoots = []
+    for _ in range(WAIT_ATTEMPTS):
+        read = read_time(backend, task_id)
+        allow = allowance(read, timeout, interval)
+        started = time.monotonic()
+        with counting_sleeps() as log:
+            with pytest.raises(CeleryTimeoutError):
+                wait(backend, task_id, timeout, interval)
+        took = time.monotonic() - started
+        elapsed = took - log.late()  # the scheduler's lateness in waking its sleeps out
+        if count_sleeps:
+            slept = sum(log.naps)
+            assert slept <= timeout + interval + 1e-6, (
+                f"{what}(timeout={timeout}, interval={interval}) slept {slept:.3f}s in {log.naps}")
+        if elapsed <= timeout + interval + allow:
+            return
+        overshoots.append(
+            f"took {took:.3f}s, {elapsed:.3f}s not counting {took - elapsed:.3f}s of late "
+            f"wake-ups from sleeps: {elapsed - timeout - interval:.3f}s past timeout + interval, "
+            f"more than the allowance of {allow:.3f}s for its own work (one read: "
+            f"{read * 1000:.1f}ms)")
+    raise AssertionError(
+        f"{what}(timeout={timeout:.3f}, interval={interval:.3f}) overshot in each of "
+        f"{WAIT_ATTEMPTS} waits: " + "; ".join(overshoots))
 
 
 @pytest.mark.clause("PL1")
@@ -367,8 +383,9 @@ def test_wait_for_with_timeout_zero_returns_a_ready_meta_without_sleeping(
     elapsed = time.monotonic() - started
     assert meta["status"] == state, f"wait_for returned {meta['status']!r}, not {state!r}"
     assert not log.naps, f"wait_for(timeout=0) slept {log.naps}"
-    assert elapsed <= allow, (
-        f"wait_for(timeout=0) took {elapsed:.3f}s (allowance {allow:.3f}s)")
+    assert elapsed <= allow + SCHEDULING_SLACK_S, (
+        f"wait_for(timeout=0) (interval={interval:.2f}) took {elapsed:.3f}s (allowance "
+        f"{allow:.3f}s + {SCHEDULING_SLACK_S}s slack): it waited")
 
 
 @pytest.mark.clause("PL1")
@@ -386,8 +403,9 @@ def test_wait_for_with_timeout_zero_raises_timeout_without_sleeping(backend, tas
             backend.wait_for(task_id, timeout=0, interval=interval)
     elapsed = time.monotonic() - started
     assert not log.naps, f"wait_for(timeout=0) slept {log.naps}"
-    assert elapsed <= allow, (
-        f"wait_for(timeout=0) took {elapsed:.3f}s (allowance {allow:.3f}s)")
+    assert elapsed <= allow + SCHEDULING_SLACK_S, (
+        f"wait_for(timeout=0) (interval={interval:.2f}) took {elapsed:.3f}s (allowance "
+        f"{allow:.3f}s + {SCHEDULING_SLACK_S}s slack): it waited")
 
 
 @pytest.mark.clause("PL1")
