@@ -237,6 +237,47 @@ def _run_threads(make_workers, n_workers, rounds, timeout) -> list:
     return errors
 
 
+@contextlib.contextmanager
+def held_by_another_thread(hold: Callable[[], contextlib.AbstractContextManager], what: str,
+                           release_after: Optional[float] = None,
+                           timeout: float = 30.0) -> Iterator[None]:
+    """Hold ``with hold():`` in a thread of its own (a lock, a transaction: what
+    another client would hold) while the body runs; it is released after
+    ``release_after`` seconds, if given, and in any case when the body ends.
+    Fails, naming ``what``, if the thread could not take it."""
+    held, release = threading.Event(), threading.Event()
+    problems: list = []
+
+    def run() -> None:
+        try:
+            with hold():
+                held.set()
+                release.wait(timeout + (release_after or 0))
+        except Exception as exc:             # reported below, not lost in the thread
+            problems.append(exc)
+            held.set()
+
+    holder = threading.Thread(target=run, daemon=True)
+    holder.start()
+    if not held.wait(timeout) or problems:
+        release.set()
+        pytest.fail(f"the harness could not take {what}: "
+                    + (f"{type(problems[0]).__name__}: {problems[0]}" if problems
+                       else f"not within {timeout} s"))
+    timer = None
+    if release_after is not None:
+        timer = threading.Timer(release_after, release.set)
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        release.set()
+        if timer is not None:
+            timer.cancel()
+        holder.join(timeout)
+
+
 def prefork_child_init(app) -> None:
     """What a Celery prefork pool child runs after fork before its first task
     (celery.concurrency.prefork.process_initializer), as far as a backend can

@@ -20,7 +20,7 @@ import pytest
 from celery import states
 
 from .helpers import read
-from .plumbing import fault_proxy_before
+from .plumbing import fault_proxy_before, held_by_another_thread
 from .strategies import make_request
 
 #: retry settings of the fault tests: many quick retries, so a fault that
@@ -768,33 +768,19 @@ def test_a_write_lock_held_by_another_connection_is_waited_out(make_backend, sto
     """On an embedded store the real transient fault is contention: while
     another connection holds the write lock for 0.6 s, an operation waits or
     retries, and succeeds once the lock is released."""
-    import threading
-
     if "write-lock" not in store_server.supported_faults:
         pytest.skip(_no_write_lock(store_server))
     backend = make_backend(**RETRYING)
     task_id = _new_id()
     backend.store_result(task_id, {"v": "before"}, states.SUCCESS)
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with store_server.write_lock(make_backend.namespace):
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert held.wait(10), "the harness could not take the write lock"
-    threading.Timer(FAULT_S, release.set).start()
     target = _new_id() if operation == "store_result" else task_id
-    try:
-        outcome = OPERATIONS[operation](backend, target)
-    except Exception as exc:
-        pytest.fail(f"{operation} raised {type(exc).__name__}: {exc} while another connection "
-                    f"held the write lock for {FAULT_S}s")
-    finally:
-        release.set()
-        holder.join(10)
+    with held_by_another_thread(lambda: store_server.write_lock(make_backend.namespace),
+                                "the write lock", release_after=FAULT_S):
+        try:
+            outcome = OPERATIONS[operation](backend, target)
+        except Exception as exc:
+            pytest.fail(f"{operation} raised {type(exc).__name__}: {exc} while another "
+                        f"connection held the write lock for {FAULT_S}s")
     if operation == "store_result":
         assert read(backend, target)["result"] == {"v": "after"}
     else:
@@ -821,7 +807,6 @@ def test_a_lock_wait_timeout_of_the_store_is_retried(make_backend, store_server,
     lock for 2.5 s, past the store's lock wait limit of 1 s, a write of that
     record meets the store's lock timeout, is retried (always_retry), and
     succeeds once the lock is released."""
-    import threading
     import time
 
     from .backdoors import implements
@@ -837,33 +822,17 @@ def test_a_lock_wait_timeout_of_the_store_is_retried(make_backend, store_server,
     if not implements(door, "holding_record_lock"):
         pytest.skip(f"not run: the backend's backdoor ({type(door).__name__}) cannot hold a "
                     f"record's lock (Backdoor.holding_record_lock)")
-    held, release = threading.Event(), threading.Event()
-    problems: list = []
-
-    def hold():
-        try:
-            with door.holding_record_lock(task_id):
-                held.set()
-                release.wait(LOCK_HELD_S + 30)
-        except Exception as exc:             # reported below, not lost in the thread
-            problems.append(exc)
-            held.set()
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert held.wait(30) and not problems, f"the harness could not lock the record: {problems}"
-    started = time.monotonic()
-    threading.Timer(LOCK_HELD_S, release.set).start()
     write, expected = LOCKED_WRITES[operation]
-    try:
-        write(backend, task_id)
-    except Exception as exc:
-        pytest.fail(f"{operation} raised {type(exc).__name__}: {exc} while another session "
-                    f"held the record's lock for {LOCK_HELD_S} s, past the store's lock wait "
-                    f"limit of {LOCK_WAIT_LIMIT_S} s: a lock timeout is transient and retried")
-    finally:
-        release.set()
-        holder.join(30)
+    with held_by_another_thread(lambda: door.holding_record_lock(task_id),
+                                "the record's lock", release_after=LOCK_HELD_S):
+        started = time.monotonic()
+        try:
+            write(backend, task_id)
+        except Exception as exc:
+            pytest.fail(f"{operation} raised {type(exc).__name__}: {exc} while another session "
+                        f"held the record's lock for {LOCK_HELD_S} s, past the store's lock "
+                        f"wait limit of {LOCK_WAIT_LIMIT_S} s: a lock timeout is transient "
+                        f"and retried")
     waited = time.monotonic() - started
     assert waited >= LOCK_HELD_S - 0.2, (
         f"{operation} returned after {waited:.2f} s, before the lock was released: it never "

@@ -232,6 +232,43 @@ def test_forked_writers_run_what_a_prefork_child_runs_first(tmp_path):
     assert multiprocessing.current_process().name == "MainProcess"
 
 
+def test_a_hold_taken_by_another_thread_is_released_on_time_and_its_failure_named():
+    """held_by_another_thread holds the context in a thread of its own until
+    release_after (or the body's end), and fails naming what it could not take."""
+    import contextlib
+    import threading
+    import time
+
+    from celery_conformance.suite.plumbing import held_by_another_thread
+
+    lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def locked():
+        with lock:
+            yield
+
+    with held_by_another_thread(locked, "the lock", release_after=0.3):
+        started = time.monotonic()
+        assert not lock.acquire(blocking=False), "the thread did not hold the lock"
+        assert lock.acquire(timeout=5), "the lock was never released"
+        waited = time.monotonic() - started
+        lock.release()
+    assert 0.2 <= waited < 5
+    with held_by_another_thread(locked, "the lock"):
+        assert lock.locked()
+    assert not lock.locked(), "the hold outlived the body"
+
+    @contextlib.contextmanager
+    def refused():
+        raise OSError("database is locked")
+        yield
+
+    with pytest.raises(pytest.fail.Exception, match="could not take the record.*database is"):
+        with held_by_another_thread(refused, "the record"):
+            pass
+
+
 # ------------------------------------------------------ 8. the clause roll-up
 def _result(outcome, clauses, role="dedicated", failed=None):
     r = {"test": "t", "clauses": clauses, "level": "L1", "outcome": outcome, "reason": None,

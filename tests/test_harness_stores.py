@@ -295,13 +295,14 @@ def test_a_limited_namespace_raises_the_stores_lock_timeout(store_name):
     """limiting_lock_waits gives a namespace whose sessions stop waiting for
     another session's row lock after the limit, with the store's own lock
     timeout error (what the RY4 lock-timeout contract test relies on)."""
-    import threading
+    import contextlib
     import time
 
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
     from celery_conformance.containers import StoreUnavailable, obtain, providers
+    from celery_conformance.suite.plumbing import held_by_another_thread
 
     # not under pytest's tmp_path: the server may run as another user
     workdir = tempfile.mkdtemp(prefix="celery-conformance-lockwait-")
@@ -317,24 +318,19 @@ def test_a_limited_namespace_raises_the_stores_lock_timeout(store_name):
         with holder.begin() as conn:
             conn.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)"))
             conn.execute(sa.text("INSERT INTO t VALUES (1, 0)"))
-        held, release = threading.Event(), threading.Event()
 
-        def hold():
+        @contextlib.contextmanager
+        def row_locked():
             with holder.connect() as conn, conn.begin():
                 conn.execute(sa.text("SELECT v FROM t WHERE id = 1 FOR UPDATE")).all()
-                held.set()
-                release.wait(30)
+                yield
 
-        thread = threading.Thread(target=hold, daemon=True)
-        thread.start()
-        assert held.wait(30)
-        started = time.monotonic()
-        with pytest.raises(sa.exc.OperationalError) as raised:
-            with waiter.begin() as conn:
-                conn.execute(sa.text("UPDATE t SET v = 1 WHERE id = 1"))
-        waited = time.monotonic() - started
-        release.set()
-        thread.join(30)
+        with held_by_another_thread(row_locked, "the row lock"):
+            started = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError) as raised:
+                with waiter.begin() as conn:
+                    conn.execute(sa.text("UPDATE t SET v = 1 WHERE id = 1"))
+            waited = time.monotonic() - started
         assert 0.8 <= waited < 10, f"the limited session waited {waited:.2f} s"
         code = getattr(raised.value.orig, "pgcode", None) or raised.value.orig.args[0]
         assert code in ("55P03", 1205), f"not the store's lock timeout: {raised.value.orig!r}"
