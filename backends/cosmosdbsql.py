@@ -113,6 +113,32 @@ __all__ = ("CosmosDBSQLBackend",)
 
 logger = get_logger(__name__)
 
+
+def _bounded_transport(session, connect_cap: float, read_cap: float):
+    """A requests transport whose every request waits at most ``connect_cap``
+    to connect and ``read_cap`` for each read (the SDK gives some requests
+    longer timeouts of its own: 3 s, 5 s, 6 s) and, while ``.deadline`` (a
+    time.monotonic() value) is set, no longer than the time left until then:
+    past it, CosmosClientTimeoutError, which the SDK does not retry."""
+    from azure.core.pipeline.transport import RequestsTransport
+
+    class BoundedTransport(RequestsTransport):
+        deadline: Optional[float] = None
+
+        def send(self, request, **kwargs):
+            connect = min(kwargs.pop("connection_timeout", None) or connect_cap, connect_cap)
+            read = min(kwargs.pop("read_timeout", None) or read_cap, read_cap)
+            if self.deadline is not None:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    raise cosmos_errors.CosmosClientTimeoutError()
+                connect, read = min(connect, left), min(read, left)
+            return super().send(request, connection_timeout=connect, read_timeout=read,
+                                **kwargs)
+
+    return BoundedTransport(session=session, session_owner=False)
+
+
 #: URL prefixes that select a backend class; stripped when a URL reaches the
 #: backend with one still on it
 BACKEND_URL_PREFIXES = ("conformance_cosmosdbsql+", "cosmosdbsql+")
@@ -283,7 +309,6 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         import os
 
         import requests
-        from azure.core.pipeline.transport import RequestsTransport
 
         policy = ConnectionPolicy()
         policy.EnableEndpointDiscovery = self._endpoint_discovery
@@ -307,12 +332,19 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         session.trust_env = False
         session.proxies = requests.utils.get_environ_proxies(self._endpoint)
         self._session = session
-        return cosmos.CosmosClient(
-            self._endpoint, credential=self._key, consistency_level=self._consistency_level,
-            connection_policy=policy, connection_verify=bool(self._verify_tls),
-            connection_timeout=self.connection_timeout, read_timeout=self.read_timeout,
-            retry_connect=0, retry_read=0, retry_status=0,
-            transport=RequestsTransport(session=session, session_owner=False))
+        transport = _bounded_transport(session, self.connection_timeout, self.read_timeout)
+        # the constructor reads the database account, retrying a timeout three
+        # times (AZURE_COSMOS_HEALTH_CHECK_MAX_RETRIES): one request's time in all
+        transport.deadline = time.monotonic() + self.connection_timeout + self.read_timeout
+        try:
+            return cosmos.CosmosClient(
+                self._endpoint, credential=self._key,
+                consistency_level=self._consistency_level, connection_policy=policy,
+                connection_verify=bool(self._verify_tls),
+                connection_timeout=self.connection_timeout, read_timeout=self.read_timeout,
+                retry_connect=0, retry_read=0, retry_status=0, transport=transport)
+        finally:
+            transport.deadline = None
 
     @property
     def container(self):
@@ -425,7 +457,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         if isinstance(exc, cosmos_errors.CosmosHttpResponseError):
             return exc.status_code in TRANSIENT_STATUSES
         return isinstance(exc, (ServiceRequestError, ServiceResponseError, ConnectionError,
-                                TimeoutError))
+                                TimeoutError, cosmos_errors.CosmosClientTimeoutError))
 
     def operation_bound(self) -> float:
         """Upper bound in seconds of one backend call against a dead server."""

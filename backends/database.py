@@ -233,12 +233,15 @@ class _Deadline:
     operation_bound()."""
 
     def __init__(self, dbapi_connection, seconds: float) -> None:
+        self.connection = dbapi_connection
         self.fileno = dbapi_connection.fileno()
         self.entry = _WATCHDOG.arm(seconds, self._fire)
 
     def _fire(self) -> None:
         import socket
 
+        if getattr(self.connection, "closed", False):
+            return      # its descriptor may already serve another socket
         try:
             sock = socket.socket(fileno=os.dup(self.fileno))
         except OSError:
@@ -254,25 +257,49 @@ class _Deadline:
         _WATCHDOG.cancel(self.entry)
 
 
+def _bounded(method, seconds: float):
+    """``method(dbapi_connection)`` with a deadline of ``seconds`` on its waits."""
+    def bounded(dbapi_connection):
+        deadline = _Deadline(dbapi_connection, seconds)
+        try:
+            return method(dbapi_connection)
+        finally:
+            deadline.cancel()
+
+    return bounded
+
+
 def _bound_postgres_waits(engine, options: dict) -> None:
-    """On PostgreSQL (psycopg2), bound every statement and pre-ping by the
-    operation timeout (the connect_args' tcp_user_timeout, in ms)."""
+    """On PostgreSQL (psycopg2), bound every statement, pre-ping, COMMIT and
+    ROLLBACK, and a new connection's set-up, by the operation timeout (the
+    connect_args' tcp_user_timeout, in ms)."""
     if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg2":
         return
     timeout_ms = (options.get("connect_args") or {}).get("tcp_user_timeout")
     if not timeout_ms:
         return
     seconds = float(timeout_ms) / 1000
-    ping = engine.dialect.do_ping
+    dialect = engine.dialect
+    # pre-ping, COMMIT and ROLLBACK (also the pool's reset on return) run on
+    # the DBAPI connection, where no cursor event fires
+    for name in ("do_ping", "do_commit", "do_rollback"):
+        setattr(dialect, name, _bounded(getattr(dialect, name), seconds))
 
-    def bounded_ping(dbapi_connection):
-        deadline = _Deadline(dbapi_connection, seconds)
-        try:
-            return ping(dbapi_connection)
-        finally:
+    # a new connection's set-up (the dialect's first queries, the session
+    # settings, each with its own round trips) runs outside cursor events too:
+    # one deadline covers it from the handshake's end to the last listener
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect_with_a_deadline(dialect, connection_record, cargs, cparams):
+        dbapi_connection = dialect.connect(*cargs, **cparams)
+        connection_record.info["conformance_setup_deadline"] = _Deadline(
+            dbapi_connection, seconds)
+        return dbapi_connection
+
+    @sa.event.listens_for(engine, "connect")
+    def _set_up(dbapi_connection, connection_record):
+        deadline = connection_record.info.pop("conformance_setup_deadline", None)
+        if deadline is not None:
             deadline.cancel()
-
-    engine.dialect.do_ping = bounded_ping
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _arm(conn, cursor, statement, parameters, context, executemany):

@@ -936,6 +936,123 @@ def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
                          f"stall, past the documented bound of {bound:.1f}s")
 
 
+#: the most requests of a fresh backend's first use that are each stalled in
+#: turn (a first use that makes more is stalled at the first ones only), and
+#: how many of those stalls run at once (each on a proxy and namespace of its own)
+FIRST_USE_STALLS_MAX = 48
+FIRST_USE_STALLS_AT_ONCE = 8
+
+
+@pytest.mark.clause("RY6")
+def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
+        make_backend, store_server, capabilities):
+    """A fresh backend's first use (building it, and its first store_result:
+    the connection's handshake and set-up, making its tables or collections,
+    committing them, the write) ends within the documented bound for each of
+    the two steps, retries off, whichever of its requests the server stalls
+    after receiving (it never answers). Each request is stalled in turn, on
+    a fresh namespace each time."""
+    import contextlib
+    import threading
+    import time
+
+    settings = _merged({"result_backend_always_retry": False}, capabilities.quick_timeouts)
+
+    def fresh_backend(proxy):
+        namespace = store_server.through(make_backend.new_namespace(), proxy.port)
+        return lambda: make_backend(namespace=namespace, **_merged(namespace.settings, settings))
+
+    def first_use(build) -> None:
+        build().store_result(_new_id(), {"v": "first"}, states.SUCCESS)
+
+    with fault_proxy_before(store_server) as proxy:
+        requests: list = []
+        proxy.observer = requests.append
+        first_use(fresh_backend(proxy))
+        proxy.observer = None
+    probe = make_backend(**settings)
+    documented = capabilities.operation_bound or getattr(probe, "operation_bound", None)
+    if not documented:
+        pytest.skip("not run: the backend documents no bound at all; "
+                    "test_no_operation_blocks_past_its_bound_on_a_stalled_server reports that")
+    bound = float(documented(probe) if capabilities.operation_bound else documented())
+    limit = bound + BOUND_SLACK_S
+    stalls = range(1, min(len(requests), FIRST_USE_STALLS_MAX) + 1)
+    overruns: dict = {}          # k -> what overran, the first report of it
+
+    def stall_at(k: int, proxy, build) -> None:
+        seen: list = []
+
+        def observe(chunk: bytes) -> None:
+            seen.append(chunk)
+            if len(seen) == k:
+                proxy.stall()
+
+        proxy.observer = observe
+        made: dict = {}
+        steps = {"building it": lambda: made.setdefault("backend", build()),
+                 "its first store_result": lambda: made["backend"].store_result(
+                     _new_id(), {"v": "first"}, states.SUCCESS)}
+        for step, call in steps.items():
+            started = time.monotonic()
+            try:
+                call()
+            except Exception:
+                pass                   # raising is fine: blocking is not
+            took = time.monotonic() - started
+            if took > limit:
+                excerpt = seen[k - 1][:40] if len(seen) >= k else b""
+                overruns.setdefault(k, f"{step}, stalled after request {k} of "
+                                       f"{len(requests)} (starting {excerpt!r}): took "
+                                       f"{took:.1f}s")
+            if proxy.stalled or "backend" not in made:
+                return                 # the stall at request k is judged
+
+    for first in range(0, len(stalls), FIRST_USE_STALLS_AT_ONCE):
+        batch = stalls[first:first + FIRST_USE_STALLS_AT_ONCE]
+        with contextlib.ExitStack() as proxies:
+            runs = []
+            for k in batch:
+                proxy = proxies.enter_context(fault_proxy_before(store_server))
+                run = threading.Thread(target=stall_at, args=(k, proxy, fresh_backend(proxy)),
+                                       daemon=True)
+                runs.append((k, run))
+                run.start()
+            deadline = time.monotonic() + 2 * limit
+            for k, run in runs:
+                run.join(max(0.0, deadline - time.monotonic()))
+                if run.is_alive():
+                    overruns.setdefault(k, f"stalled after request {k} of {len(requests)}: "
+                                           f"still blocked after {2 * limit:.1f}s in\n"
+                                           + _where_blocked(run))
+        # leaving the block closed the proxies: a blocked call is freed
+    assert not overruns, (f"a fresh backend's first use overran the documented bound of "
+                          f"{bound:.1f}s (+{BOUND_SLACK_S:.0f}s slack) per step:\n"
+                          + "\n".join(overruns[k] for k in sorted(overruns)))
+
+
+def _where_blocked(thread) -> str:
+    """Where ``thread`` waits: its stack outside Python's standard library and
+    this module, one line per file (consecutive frames of a file merged)."""
+    import sys
+    import sysconfig
+    import traceback
+
+    frame = sys._current_frames().get(thread.ident)
+    if frame is None:
+        return "    (it ended meanwhile)"
+    stdlib = sysconfig.get_paths()["stdlib"]
+    runs: list = []          # [filename, [(line, function)...]]
+    for f in traceback.extract_stack(frame):
+        if f.filename.startswith(stdlib) or f.filename == __file__:
+            continue
+        if runs and runs[-1][0] == f.filename:
+            runs[-1][1].append(f"{f.lineno} {f.name}")
+        else:
+            runs.append([f.filename, [f"{f.lineno} {f.name}"]])
+    return "".join(f"    {name}: {', '.join(calls)}\n" for name, calls in runs)
+
+
 #: a value whose text reads like a transient store error: a write's value
 #: must not change how its failure is classified
 ERROR_LIKE_VALUE = {"v": "database is locked; disk I/O error"}
