@@ -983,7 +983,12 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
         engine = self._ready_engine()
         self._check_size(f"task {task_id!r}", values)
         table = self.task_cls.__table__
-        guard = sa.or_(table.c.status.is_(None), table.c.status != states.SUCCESS)
+        status, success = table.c.status, states.SUCCESS
+        if engine.dialect.name in ("mysql", "mariadb"):
+            # the column's collation may fold case, accents and trailing spaces:
+            # a custom state "success" is not SUCCESS, so compare the bytes
+            status, success = sa.cast(status, sa.LargeBinary), success.encode()
+        guard = sa.or_(table.c.status.is_(None), status != success)
         self._upsert(engine, table, table.c.task_id, task_id, values, guard)
 
     def _upsert(self, engine, table, key_column, key, values, guard=None) -> None:

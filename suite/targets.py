@@ -374,7 +374,7 @@ CELERY_DATABASE_KNOWN_FAILURES: tuple = CELERY_BACKEND_BASE_KNOWN_FAILURES + (
         "date_done = app.now() (the app timezone) is written to a naive DateTime column and "
         "compared with UTC now in cleanup(): in zones west of UTC a result finished a "
         "moment ago looks hours old and is deleted")),
-    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+    KnownFailure(test="test_a_concurrent_success_wins_over_any_other_state", clause="CC1",
                  stores=frozenset({"sqlite"}), reason=(
         "SQLite has no row lock: a STARTED writer that read the row before SUCCESS committed "
         "overwrites SUCCESS (the guard is read-then-write)")),
@@ -593,7 +593,7 @@ CELERY_COSMOSDBSQL_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES 
     KnownFailure(test="test_unpickled_*", clause="RT11", reason=(
         "__init__ does not pass url to Backend.__init__, so backend.url is None and "
         "pickle.loads(pickle.dumps(backend)) fails in _parse_url(None)")),
-    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+    KnownFailure(test="test_a_concurrent_success_wins_over_any_other_state", clause="CC1",
                  reason=(
         "the SUCCESS guard is read-then-write (_get_task_meta_for, then UpsertDocument): "
         "a STARTED writer that read before SUCCESS was stored overwrites it")),
@@ -746,7 +746,7 @@ CELERY_ARANGODB_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES + \
     KnownFailure(test="test_unpickled_*", clause="RT11", reason=(
         _CELERY + "the url is not passed to Backend.__init__, so a pickled backend is "
         "rebuilt without it and connects to the default 127.0.0.1:8529")),
-    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+    KnownFailure(test="test_a_concurrent_success_wins_over_any_other_state", clause="CC1",
                  reason=(
         _CELERY + "the SUCCESS guard is read-then-write (_get_task_meta_for, then an "
         "unconditional UPSERT): a STARTED writer that read before SUCCESS was stored "
@@ -858,7 +858,7 @@ CELERY_ASYNC_GET_OVERSHOOTS = KnownFailure(
 _BAD_EXPIRES = "test_invalid_setting_raises_improperly_configured[[]*-result_expires*]"
 
 CELERY_REDIS_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES + (
-    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+    KnownFailure(test="test_a_concurrent_success_wins_over_any_other_state", clause="CC1",
                  reason=_CELERY_KV_GUARD),
     KnownFailure(test=_BAD_URL.format("unknown-scheme"), clause="CF1", reason=(
         "Celery's code: the URL's scheme is never checked: nosuchscheme://host:port/db is "
@@ -909,7 +909,7 @@ CELERY_FILESYSTEM_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES +
         "Celery's code: cleanup() deletes every file older than result_expires, a pending "
         "chord's header results too: a chord that waits longer than result_expires for a "
         "member, with beat's cleanup in between, never completes")),
-    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+    KnownFailure(test="test_a_concurrent_success_wins_over_any_other_state", clause="CC1",
                  reason=_CELERY_KV_GUARD),
     KnownFailure(test="test_any_accepted_id_round_trips_to_its_own_record", clause="BI2",
                  reason=_RAW_FILE_NAME),
@@ -955,7 +955,7 @@ _RAW_MEMCACHED_KEY = (
 
 CELERY_CACHE_KNOWN_FAILURES: tuple = CELERY_KEY_VALUE_BASE_KNOWN_FAILURES + \
     CELERY_NEVER_RETRIES + (
-    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+    KnownFailure(test="test_a_concurrent_success_wins_over_any_other_state", clause="CC1",
                  reason=_CELERY_KV_GUARD),
     KnownFailure(test="test_any_accepted_id_round_trips_to_its_own_record", clause="BI2",
                  stores=_MEMCACHED, reason=_RAW_MEMCACHED_KEY),
@@ -1054,7 +1054,7 @@ CELERY_RPC_KNOWN_FAILURES: tuple = CELERY_BACKEND_BASE_KNOWN_FAILURES + (
     KnownFailure(test="test_success_is_final", clause="ST3", reason=_RPC_NO_GUARD),
     KnownFailure(test="test_extended_fields_survive_*", clause="XT3",
                  repro="st3_success_is_final", reason=_RPC_NO_GUARD),
-    KnownFailure(test="test_concurrent_started_and_success_end_in_success", clause="CC1",
+    KnownFailure(test="test_a_concurrent_success_wins_over_any_other_state", clause="CC1",
                  repro="st3_success_is_final", reason=_RPC_NO_GUARD),
     KnownFailure(test="test_result_exists_after_store_and_not_after_forget", clause="ST9",
                  reason=_RPC_NO_EXISTS),

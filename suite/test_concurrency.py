@@ -13,7 +13,7 @@ import re
 import uuid
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from celery import states
@@ -26,8 +26,8 @@ from .helpers import read
 #: ids (rounds) per example
 ROUNDS = 3
 
-#: STARTED writes each STARTED writer makes per round: a stream of writes keeps
-#: a read-then-write guard's window open while SUCCESS commits
+#: writes each non-SUCCESS writer of CC1 makes per round: a stream of writes
+#: keeps a read-then-write guard's window open while SUCCESS commits
 BURST = 4
 
 #: how a unique-key violation shows in an error's chain, on any store
@@ -73,17 +73,30 @@ def _read(backend, task_id):
 
 
 # ------------------------------------------------------------------ CC1
+#: the SUCCESS value of the explicit examples
+_CC1_VALUE = {"answer": 42}
+
+
 @pytest.mark.clause("CC1")
-@given(data=st.data(), n_started=st.integers(1, 3), value=json_values)
-def test_concurrent_started_and_success_end_in_success(make_backend, capabilities, data,
-                                                        n_started, value):
-    """n writers storing STARTED (each a stream of writes) and one storing
-    SUCCESS on one fresh id, all at once and in any order, always end in
-    SUCCESS with the SUCCESS value; finished results stored before, under
-    ids that sort after the contended ones, are left as they were."""
-    mode = data.draw(_modes(capabilities), label="mode")
-    n_workers = n_started + 1
-    offset = data.draw(st.integers(0, n_workers - 1), label="first SUCCESS writer")
+@given(n_others=st.integers(1, 3), state=non_success_states, value=json_values,
+       processes=st.booleans(), offset=st.integers(0, 3))
+# STARTED, the state a worker stores before SUCCESS, in threads and in processes
+@example(n_others=3, state=states.STARTED, value=_CC1_VALUE, processes=False, offset=0)
+@example(n_others=3, state=states.STARTED, value=_CC1_VALUE, processes=True, offset=3)
+# custom states: one that sorts after "SUCCESS", one differing from it in letter case only
+@example(n_others=3, state="WAITING", value=_CC1_VALUE, processes=False, offset=1)
+@example(n_others=3, state="success", value=_CC1_VALUE, processes=False, offset=2)
+def test_a_concurrent_success_wins_over_any_other_state(make_backend, capabilities, n_others,
+                                                        state, value, processes, offset):
+    """n writers storing one non-SUCCESS state (STARTED, RETRY, PROGRESS or any
+    custom state; each a stream of writes) and one storing SUCCESS on one
+    fresh id, all at once and in any order, always end in SUCCESS with the
+    SUCCESS value; finished results stored before, under ids that sort after
+    the contended ones, are left as they were."""
+    mode = "processes" if processes and capabilities.concurrent_processes else "threads"
+    n_workers = n_others + 1
+    offset %= n_workers             # the SUCCESS writer of the first round
+    other = RuntimeError("not yet") if state in states.EXCEPTION_STATES else None
     backend = make_backend()
     ids = [str(uuid.uuid4()) for _ in range(ROUNDS)]
     # older records a write might wrongly consult or touch ("~" sorts after ids)
@@ -100,15 +113,16 @@ def test_concurrent_started_and_success_end_in_success(make_backend, capabilitie
                 own.store_result(ids[r], value, states.SUCCESS)
             else:
                 for _ in range(BURST):
-                    own.store_result(ids[r], {"writer": index}, states.STARTED)
+                    own.store_result(ids[r], {"writer": index} if other is None else other,
+                                     state)
         return work
 
     errors = _run(backend, work_for, n_workers, mode, make_backend.namespace)
     for r, task_id in enumerate(ids):
         meta = _read(backend, task_id)
         assert meta["status"] == states.SUCCESS and meta["result"] == normalized(value), (
-            f"{n_started} STARTED writers and 1 SUCCESS writer ({mode}) on one id ended in "
-            f"{meta['status']} {meta['result']!r}, not SUCCESS {value!r}. Writer errors: "
+            f"{n_others} writers of {state!r} and 1 SUCCESS writer ({mode}) on one id ended "
+            f"in {meta['status']} {meta['result']!r}, not SUCCESS {value!r}. Writer errors: "
             + ("\n".join(str(e) for e in errors if e.round in (r, None)) or "none"))
     for task_id, kept in bystanders.items():
         meta = _read(backend, task_id)

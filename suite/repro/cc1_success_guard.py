@@ -9,7 +9,7 @@ import uuid
 from celery import states
 
 CLAUSE = "CC1"
-TESTS = ("test_concurrent_started_and_success_end_in_success",)
+TESTS = ("test_a_concurrent_success_wins_over_any_other_state",)
 
 N_STARTED = 3      # threads storing STARTED in a loop, next to one storing SUCCESS
 SECONDS = 10       # rounds (each on a fresh id) until the first divergence, at most
