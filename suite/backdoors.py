@@ -18,6 +18,12 @@ class WrongTypeRefused(Exception):
     """The store itself refused a value of the wrong type for a field."""
 
 
+class WrongTypeConverted(WrongTypeRefused):
+    """The store took a value of the wrong type for a field but converted it
+    to the field's type (SQLite's text columns store the integer 7 as '7'),
+    so no record holds the value as planted; nothing was changed."""
+
+
 def implements(door, method: str) -> bool:
     """True when ``door`` implements the optional backdoor ``method``."""
     return getattr(type(door), method) is not getattr(Backdoor, method)
@@ -48,7 +54,9 @@ class Backdoor:
         """Set one field of the stored task (``kind="task"``) or group
         (``"group"``) record to ``value`` as the store takes it, below the
         backend's types: a value of the wrong type where the store allows it.
-        Raises :class:`WrongTypeRefused` where the store checks the type."""
+        Raises :class:`WrongTypeRefused` where the store checks the type, and
+        :class:`WrongTypeConverted` (leaving the record as it was) where it
+        converts the value to the field's type instead of keeping it."""
         raise NotImplementedError
 
     def holding_record_lock(self, task_id: str) -> Iterator[None]:
@@ -127,13 +135,22 @@ class SqlTableBackdoor(Backdoor):
         name = self.engine.dialect.identifier_preparer.format_table(table)
         column = self.engine.dialect.identifier_preparer.quote(field)
         statement = sa.text(f"UPDATE {name} SET {column} = :value WHERE {key.name} = :id")
-        try:
-            with self.engine.begin() as conn:
-                changed = conn.execute(statement, {"value": value, "id": some_id}).rowcount
-        except sa.exc.DBAPIError as exc:
-            raise WrongTypeRefused(str(exc.orig)) from exc
-        if changed != 1:
-            raise LookupError(f"no {kind} record of {some_id!r} to change")
+        stored_now = sa.text(f"SELECT {column} FROM {name} WHERE {key.name} = :id")
+        with self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    changed = conn.execute(statement, {"value": value, "id": some_id}).rowcount
+                    if changed != 1:
+                        raise LookupError(f"no {kind} record of {some_id!r} to change")
+                    # read back as the driver gives it (no column type): a store
+                    # that converted the value (7 stored as '7') holds no wrong type
+                    stored = conn.execute(stored_now, {"id": some_id}).scalar()
+                    if type(stored) is not type(value) or stored != value:
+                        raise WrongTypeConverted(   # leaving the block rolls back
+                            f"{field} = {value!r} is stored as {stored!r}, "
+                            f"a {type(stored).__name__}")
+            except sa.exc.DBAPIError as exc:
+                raise WrongTypeRefused(str(exc.orig)) from exc
 
     @contextlib.contextmanager
     def holding_record_lock(self, task_id: str) -> Iterator[None]:

@@ -403,17 +403,41 @@ def test_garbage_group_record_raises_naming_the_id(backend, backdoor, payload):
 #: what is planted in a record's date field: text that is no date
 NOT_A_DATE = "not-a-date"
 
+#: (kind of record, field, value planted, what the value is): completion
+#: times that are no date, states that are empty or no text
+WRONG_FIELDS = [
+    pytest.param("task", "date_done", NOT_A_DATE, "text that is no date", id="task-date_done-text"),
+    pytest.param("group", "date_done", NOT_A_DATE, "text that is no date",
+                 id="group-date_done-text"),
+    pytest.param("task", "date_done", 12345, "an integer for a date", id="task-date_done-int"),
+    pytest.param("group", "date_done", 12345, "an integer for a date", id="group-date_done-int"),
+    pytest.param("task", "status", "", "an empty state", id="task-status-empty"),
+    pytest.param("task", "status", 7, "an integer for a state", id="task-status-int"),
+]
+
+
+def _store_record(backend, kind, some_id):
+    """Store a task result or a group of one member under ``some_id``; returns
+    a function that reads it back (get_task_meta or restore_group)."""
+    if kind == "task":
+        backend.store_result(some_id, {"id": some_id}, states.SUCCESS)
+        return lambda: read(backend, some_id)
+    backend.save_group(some_id, GroupResult(some_id, [AsyncResult(_new_id(), app=backend.app)],
+                                            app=backend.app))
+    return lambda: backend.restore_group(some_id, cache=False)
+
 
 @pytest.mark.clause("BI5")
-@pytest.mark.parametrize("kind", ["task", "group"])
+@pytest.mark.parametrize("kind, field, value, what", WRONG_FIELDS)
 def test_a_field_of_the_wrong_type_raises_naming_the_id(backend, backdoor, bystanders,
-                                                        capabilities, kind):
-    """A record whose completion time holds text that is no date (planted
-    where the store takes a value of any type, as SQLite's columns do) makes
-    reads of that id raise an error naming the id; other ids read as before."""
-    from celery.result import AsyncResult, GroupResult
-
-    from .backdoors import WrongTypeRefused, implements
+                                                        capabilities, kind, field, value, what):
+    """A task or group record whose completion time holds text that is no date
+    or an integer, or a task record whose state is empty or an integer (planted
+    where the store keeps such a value as it is: SQLite's date columns keep
+    text and integers, every SQL store an empty state), makes reads of that id
+    (get_task_meta, restore_group) raise an error naming the id; an id
+    extending it and other ids read as before."""
+    from .backdoors import WrongTypeConverted, WrongTypeRefused, implements
 
     if not implements(backdoor, "write_raw_field"):
         pytest.skip(f"not run: the backend's backdoor ({type(backdoor).__name__}) cannot set "
@@ -421,25 +445,33 @@ def test_a_field_of_the_wrong_type_raises_naming_the_id(backend, backdoor, bysta
     if kind == "group" and not capabilities.stores_groups:
         pytest.skip("not run: the backend stores no groups (Capabilities.stores_groups)")
     some_id = _new_id()
-    if kind == "task":
-        backend.store_result(some_id, {"v": 1}, states.SUCCESS)
-    else:
-        backend.save_group(some_id, GroupResult(some_id, [AsyncResult(_new_id(), app=backend.app)],
-                                                app=backend.app))
+    neighbour = some_id + "x"
+    read_neighbour = _store_record(backend, kind, neighbour)
+    before = read_neighbour()
+    read_it = _store_record(backend, kind, some_id)
     try:
-        backdoor.write_raw_field(kind, some_id, "date_done", NOT_A_DATE)
+        backdoor.write_raw_field(kind, some_id, field, value)
+    except WrongTypeConverted as exc:
+        pytest.skip(f"not run: the store does not keep {what} in {field}, it converts it "
+                    f"to the field's type ({str(exc).splitlines()[0]}), so no such record "
+                    f"can exist there")
     except WrongTypeRefused as exc:
-        pytest.skip(f"not run: the store checks the field's type itself and refuses text "
-                    f"that is no date ({str(exc).splitlines()[0]}), so no such record can "
-                    f"exist there")
+        pytest.skip(f"not run: the store checks the field's type itself and refuses {what} "
+                    f"in {field} ({str(exc).splitlines()[0]}), so no such record can exist "
+                    f"there")
     try:
-        got = read(backend, some_id) if kind == "task" else \
-            backend.restore_group(some_id, cache=False)
+        got = read_it()
     except Exception as exc:
         assert some_id in str(exc), f"the error does not name the id {some_id!r}: {exc!r}"
     else:
-        pytest.fail(f"reading a {kind} record whose date_done is {NOT_A_DATE!r} returned "
-                    f"{got!r}")
+        pytest.fail(f"reading a {kind} record whose {field} is {value!r} returned {got!r}")
+    after = read_neighbour()
+    if kind == "task":
+        assert after == before, (
+            f"a malformed record under {some_id!r} changed what {neighbour!r} reads")
+    else:
+        assert [r.id for r in after.results] == [r.id for r in before.results], (
+            f"a malformed group record under {some_id!r} changed the group {neighbour!r}")
     for other, meta in bystanders.items():
         assert read(backend, other) == meta, (
             f"a malformed record under {some_id!r} changed what {other!r} reads")
