@@ -106,8 +106,18 @@ unimportable_exceptions = st.builds(
 BUILTIN_STATES = (states.PENDING, states.STARTED, states.RETRY, states.FAILURE,
                   states.REVOKED, states.SUCCESS)
 
-custom_states = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e),
-                        min_size=1, max_size=50).filter(lambda s: s not in states.ALL_STATES)
+#: custom states a store may take for a built-in one: a case-insensitive or
+#: space-padding collation compares "success" and "SUCCESS " equal to SUCCESS
+#: (they are other states all the same)
+lookalike_states = st.sampled_from(sorted(
+    {variant for state in BUILTIN_STATES
+     for variant in (state.lower(), state.capitalize(), state + " ")})).filter(
+    lambda s: s not in states.ALL_STATES)
+
+custom_states = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e),
+            min_size=1, max_size=50).filter(lambda s: s not in states.ALL_STATES),
+    lookalike_states)
 
 any_states = st.one_of(st.sampled_from(BUILTIN_STATES), custom_states)
 
@@ -153,8 +163,10 @@ stamp_sets = st.dictionaries(
 
 # ------------------------------------------- RT / ST / EX: writes and values
 #: custom states drawn from the whole id alphabet (ST1 says "any custom state string")
-custom_states_unicode = st.text(alphabet=ID_ALPHABET, min_size=1, max_size=50).filter(
-    lambda s: s not in states.ALL_STATES)
+custom_states_unicode = st.one_of(
+    st.text(alphabet=ID_ALPHABET, min_size=1, max_size=50).filter(
+        lambda s: s not in states.ALL_STATES),
+    lookalike_states, st.just("SUCCÉSS"))
 
 tracebacks = st.text(alphabet=ID_ALPHABET, max_size=300)
 
