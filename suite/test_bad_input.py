@@ -412,7 +412,7 @@ WRONG_FIELDS = [
     pytest.param("task", "date_done", 12345, "an integer for a date", id="task-date_done-int"),
     pytest.param("group", "date_done", 12345, "an integer for a date", id="group-date_done-int"),
     pytest.param("task", "status", "", "an empty state", id="task-status-empty"),
-    pytest.param("task", "status", 7, "an integer for a state", id="task-status-int"),
+    pytest.param("task", "status", b"\x07", "bytes for a state", id="task-status-bytes"),
 ]
 
 
@@ -432,9 +432,9 @@ def _store_record(backend, kind, some_id):
 def test_a_field_of_the_wrong_type_raises_naming_the_id(backend, backdoor, bystanders,
                                                         capabilities, kind, field, value, what):
     """A task or group record whose completion time holds text that is no date
-    or an integer, or a task record whose state is empty or an integer (planted
-    where the store keeps such a value as it is: SQLite's date columns keep
-    text and integers, every SQL store an empty state), makes reads of that id
+    or an integer, or a task record whose state is empty or bytes (planted
+    where the store keeps such a value as it is: SQLite's columns keep text,
+    integers and bytes, every SQL store an empty state), makes reads of that id
     (get_task_meta, restore_group) raise an error naming the id; an id
     extending it and other ids read as before."""
     from .backdoors import WrongTypeConverted, WrongTypeRefused, implements
