@@ -567,6 +567,68 @@ def record_engine(engine) -> None:
     CALLED_WITH.append(engine)
 
 
+#: how long the quick timeouts serve a healthy server, in multiples of the
+#: longest of them: a wait armed and never disarmed has fired by then
+QUICK_TIMEOUTS_SERVE_FOR = 2
+
+
+def _longest_seconds(settings: dict) -> float:
+    """The largest number among ``settings``' values (dict values included)."""
+    numbers = [v for value in settings.values()
+               for v in (value.values() if isinstance(value, dict) else [value])
+               if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return float(max(numbers, default=0))
+
+
+@pytest.mark.clause("CF1")
+def test_quick_timeouts_keep_serving_a_healthy_server(make_backend, capabilities):
+    """With the quickest timeouts the backend declares (quick_timeouts) and
+    retries off, it keeps serving a healthy server: store_result and
+    get_task_meta of fresh ids, back to back for twice the longest of those
+    timeouts, by it and at the same time by a second backend of the same URL
+    in the same process, all succeed and read back what was stored."""
+    import threading
+    import time
+
+    if not capabilities.quick_timeouts:
+        pytest.skip("not run: the backend declares no quick_timeouts (settings that shorten "
+                    "its timeouts), so its waits cannot be shortened to watch them expire")
+    namespace = make_backend.namespace
+    settings = {"result_backend_always_retry": False}
+    for setting, value in capabilities.quick_timeouts.items():
+        settings[setting] = laid_over(namespace, setting, value)
+    serve_for = QUICK_TIMEOUTS_SERVE_FOR * _longest_seconds(capabilities.quick_timeouts)
+    problems: list = []
+
+    def serve(backend, who: str) -> None:
+        until = time.monotonic() + serve_for
+        done = 0
+        while time.monotonic() < until:
+            task_id = str(uuid.uuid4())
+            try:
+                backend.store_result(task_id, {"n": done}, states.SUCCESS)
+                meta = read(backend, task_id)
+            except Exception as exc:
+                problems.append(f"{who}, operation {done + 1} at "
+                                f"{serve_for - (until - time.monotonic()):.1f}s: "
+                                f"{type(exc).__name__}: {exc}")
+                return
+            if (meta["status"], meta["result"]) != (states.SUCCESS, {"n": done}):
+                problems.append(f"{who}: {task_id} read back {meta['status']} "
+                                f"{meta['result']!r}")
+                return
+            done += 1
+
+    first, second = make_backend(**settings), make_backend(**settings)
+    other = threading.Thread(target=serve, args=(second, "the second backend"), daemon=True)
+    other.start()
+    serve(first, "the first backend")
+    other.join(serve_for + 60)
+    assert not problems, (f"with its quick timeouts {capabilities.quick_timeouts!r} and retries "
+                          f"off, a healthy server was not served for {serve_for:.0f}s:\n"
+                          + "\n".join(problems))
+
+
 @pytest.mark.clause("CF1")
 @pytest.mark.requires("table_names_configurable")
 @pytest.mark.parametrize("given_as", ["callable", "dotted name"])

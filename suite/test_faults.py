@@ -866,11 +866,14 @@ STALL_SCENARIOS = {
     "mid-request/one-retry": ("mid-request", {**RETRYING, "result_backend_max_retries": 1}),
     # a quiet spell first: whatever times the backend's waits has been idle
     "idle/before/one-retry": ("idle-before", {**RETRYING, "result_backend_max_retries": 1}),
+    # another backend of the process keeps working against the healthy server
+    "busy-neighbour/mid-request/one-retry": ("mid-request",
+                                             {**RETRYING, "result_backend_max_retries": 1}),
 }
-#: every operation meets every scenario, but the quiet spell only one of them
+#: every operation meets the plain scenarios, one of them the others
 STALL_CASES = [(operation, scenario) for operation in sorted(OPERATIONS)
                for scenario in sorted(STALL_SCENARIOS)
-               if not scenario.startswith("idle/") or operation == "get_task_meta"]
+               if scenario.count("/") == 1 or operation == "get_task_meta"]
 #: the quiet spell before an "idle/" stall (seconds)
 IDLE_BEFORE_STALL_S = 3.0
 
@@ -887,7 +890,8 @@ def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
     declares how (quick_timeouts). A backend that documents no bound fails.
     The test never waits longer than the bound plus 2 s. Checked with one
     retry and with retries off, and with the server stalling before the
-    operation or after its request arrived, and after a quiet spell."""
+    operation or after its request arrived, after a quiet spell, and while
+    another backend of the process keeps working against the healthy server."""
     import threading
     import time
 
@@ -925,9 +929,24 @@ def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
             outcome["result"] = f"raised {type(exc).__name__}"
         outcome["seconds"] = time.monotonic() - started
 
+    neighbour_stop = threading.Event()
+    if scenario.startswith("busy-neighbour/"):
+        neighbour = make_backend(**retry_settings)     # not behind the proxy
+
+        def keep_working():
+            while not neighbour_stop.is_set():
+                some_id = _new_id()
+                try:
+                    neighbour.store_result(some_id, {"v": "busy"}, states.SUCCESS)
+                    read(neighbour, some_id)
+                except Exception:       # its work is only the backdrop here
+                    neighbour_stop.wait(0.1)
+
+        threading.Thread(target=keep_working, daemon=True).start()
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     worker.join((bound if bound is not None else UNDOCUMENTED_WAIT_S) + BOUND_SLACK_S)
+    neighbour_stop.set()
     blocked = worker.is_alive()
     stalled = fault_proxy.stalled
     fault_proxy.close()          # frees a blocked call: its connections are reset
