@@ -41,12 +41,18 @@ def say(message: str) -> None:
     print(f"[mutation {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def package_copy(target: Path) -> Path:
+def package_copy(target: Path, origin: Path = None) -> Path:
     """A copy of the package under ``target`` (mutated in place by cosmic-ray),
     with a pytest.ini of its own: the copy is pytest's rootdir, and nothing of
-    the checkout (its conftest.py, its configuration) takes part."""
+    the checkout (its conftest.py, its configuration) takes part. With
+    ``origin``, a copy of that earlier copy: every copy of a run holds the
+    code and the contract as they were when the run began, whatever changes
+    in the checkout meanwhile."""
     if target.exists():
         shutil.rmtree(target)
+    if origin is not None:
+        shutil.copytree(origin, target)
+        return target
     target.mkdir(parents=True)
     (target / "pytest.ini").write_text("[pytest]\n")
     for source, dest in PACKAGE_PARTS.items():
@@ -365,7 +371,7 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
     for k in range(max(1, args.jobs)):
         sdir = fdir / f"shard{k}"
         sdir.mkdir(exist_ok=True)
-        copy = package_copy(sdir / "w")
+        copy = package_copy(sdir / "w", origin=base)
         db_path = sdir / "session.sqlite"
         shutil.copy2(session, db_path)
         with use_db(str(db_path), WorkDB.Mode.open) as db:
