@@ -80,12 +80,11 @@ _CC1_VALUE = {"answer": 42}
 @pytest.mark.clause("CC1")
 @given(n_others=st.integers(1, 3), state=non_success_states, value=json_values,
        processes=st.booleans(), offset=st.integers(0, 3))
-# STARTED, the state a worker stores before SUCCESS, in threads and in processes
+# STARTED, the state a worker stores before SUCCESS
 @example(n_others=3, state=states.STARTED, value=_CC1_VALUE, processes=False, offset=0)
-@example(n_others=3, state=states.STARTED, value=_CC1_VALUE, processes=True, offset=3)
 # custom states: one that sorts after "SUCCESS", one differing from it in letter case only
-@example(n_others=3, state="WAITING", value=_CC1_VALUE, processes=False, offset=1)
-@example(n_others=3, state="success", value=_CC1_VALUE, processes=False, offset=2)
+@example(n_others=2, state="WAITING", value=_CC1_VALUE, processes=False, offset=1)
+@example(n_others=1, state="success", value=_CC1_VALUE, processes=False, offset=1)
 def test_a_concurrent_success_wins_over_any_other_state(make_backend, capabilities, n_others,
                                                         state, value, processes, offset):
     """n writers storing one non-SUCCESS state (STARTED, RETRY, PROGRESS or any
