@@ -106,37 +106,38 @@ try:
     from azure.cosmos import exceptions as cosmos_errors
     from azure.cosmos.documents import ConnectionPolicy, SSLConfiguration
     from azure.cosmos._retry_options import RetryOptions
+    from azure.core.pipeline.transport import RequestsTransport
 except ImportError:  # pragma: no cover - reported when the backend is built
     cosmos = None
+    RequestsTransport = object
 
 __all__ = ("CosmosDBSQLBackend",)
 
 logger = get_logger(__name__)
 
 
-def _bounded_transport(session, connect_cap: float, read_cap: float):
+class BoundedTransport(RequestsTransport):
     """A requests transport whose every request waits at most ``connect_cap``
     to connect and ``read_cap`` for each read (the SDK gives some requests
-    longer timeouts of its own: 3 s, 5 s, 6 s) and, while ``.deadline`` (a
+    longer timeouts of its own: 3 s, 5 s, 6 s) and, while ``deadline`` (a
     time.monotonic() value) is set, no longer than the time left until then:
     past it, CosmosClientTimeoutError, which the SDK does not retry."""
-    from azure.core.pipeline.transport import RequestsTransport
 
-    class BoundedTransport(RequestsTransport):
-        deadline: Optional[float] = None
+    def __init__(self, session, connect_cap: float, read_cap: float) -> None:
+        super().__init__(session=session, session_owner=False)
+        self.connect_cap, self.read_cap = connect_cap, read_cap
+        self.deadline: Optional[float] = None
 
-        def send(self, request, **kwargs):
-            connect = min(kwargs.pop("connection_timeout", None) or connect_cap, connect_cap)
-            read = min(kwargs.pop("read_timeout", None) or read_cap, read_cap)
-            if self.deadline is not None:
-                left = self.deadline - time.monotonic()
-                if left <= 0:
-                    raise cosmos_errors.CosmosClientTimeoutError()
-                connect, read = min(connect, left), min(read, left)
-            return super().send(request, connection_timeout=connect, read_timeout=read,
-                                **kwargs)
-
-    return BoundedTransport(session=session, session_owner=False)
+    def send(self, request, **kwargs):
+        connect = min(kwargs.pop("connection_timeout", None) or self.connect_cap,
+                      self.connect_cap)
+        read = min(kwargs.pop("read_timeout", None) or self.read_cap, self.read_cap)
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise cosmos_errors.CosmosClientTimeoutError()
+            connect, read = min(connect, left), min(read, left)
+        return super().send(request, connection_timeout=connect, read_timeout=read, **kwargs)
 
 
 #: URL prefixes that select a backend class; stripped when a URL reaches the
@@ -332,7 +333,7 @@ class CosmosDBSQLBackend(ReferenceKeyValueBackend):
         session.trust_env = False
         session.proxies = requests.utils.get_environ_proxies(self._endpoint)
         self._session = session
-        transport = _bounded_transport(session, self.connection_timeout, self.read_timeout)
+        transport = BoundedTransport(session, self.connection_timeout, self.read_timeout)
         # the constructor reads the database account, retrying a timeout three
         # times (AZURE_COSMOS_HEALTH_CHECK_MAX_RETRIES): one request's time in all
         transport.deadline = time.monotonic() + self.connection_timeout + self.read_timeout

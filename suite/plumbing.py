@@ -237,6 +237,58 @@ def _run_threads(make_workers, n_workers, rounds, timeout) -> list:
     return errors
 
 
+class CallInThread:
+    """``call()`` run in a daemon thread of its own, so that a test waits for
+    it a bounded time and, if it is still running, says where it waits. An
+    exception it raises is kept as its outcome, not raised."""
+
+    def __init__(self, call: Callable[[], object], name: str = "call") -> None:
+        self.outcome: Optional[str] = None     # "returned" or "raised SomeError"
+        self.seconds: Optional[float] = None
+        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True, name=name)
+        self._thread.start()
+
+    def _run(self, call) -> None:
+        import time
+
+        started = time.monotonic()
+        try:
+            call()
+            self.outcome = "returned"
+        except Exception as exc:
+            self.outcome = f"raised {type(exc).__name__}"
+        self.seconds = time.monotonic() - started
+
+    def ended_within(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the call to end; whether it has."""
+        self._thread.join(max(0.0, seconds))
+        return not self._thread.is_alive()
+
+    def where_blocked(self) -> str:
+        """Where the call waits: its stack outside Python's standard library
+        and the test modules, one line per file (its consecutive frames
+        merged); "" once it has ended."""
+        import sys
+        import sysconfig
+
+        frame = sys._current_frames().get(self._thread.ident)
+        if frame is None or not self._thread.is_alive():
+            return ""
+        stdlib = sysconfig.get_paths()["stdlib"]
+        here = os.path.dirname(os.path.abspath(__file__))
+        runs: list = []          # [filename, [(line function)...]]
+        for f in traceback.extract_stack(frame):
+            if f.filename.startswith(stdlib) or (
+                    os.path.dirname(f.filename) == here and
+                    os.path.basename(f.filename).startswith(("test_", "plumbing"))):
+                continue
+            if runs and runs[-1][0] == f.filename:
+                runs[-1][1].append(f"{f.lineno} {f.name}")
+            else:
+                runs.append([f.filename, [f"{f.lineno} {f.name}"]])
+        return "".join(f"    {name}: {', '.join(calls)}\n" for name, calls in runs)
+
+
 @contextlib.contextmanager
 def held_by_another_thread(hold: Callable[[], contextlib.AbstractContextManager], what: str,
                            release_after: Optional[float] = None,

@@ -20,7 +20,7 @@ import pytest
 from celery import states
 
 from .helpers import read
-from .plumbing import fault_proxy_before, held_by_another_thread
+from .plumbing import CallInThread, fault_proxy_before, held_by_another_thread
 from .strategies import make_request
 
 #: retry settings of the fault tests: many quick retries, so a fault that
@@ -918,17 +918,6 @@ def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
             if target.encode() in chunk:
                 fault_proxy.stall()
         fault_proxy.observer = stall_once_the_request_passes
-    outcome: dict = {}
-
-    def run():
-        started = time.monotonic()
-        try:
-            OPERATIONS[operation](backend, target)
-            outcome["result"] = "returned"
-        except Exception as exc:
-            outcome["result"] = f"raised {type(exc).__name__}"
-        outcome["seconds"] = time.monotonic() - started
-
     neighbour_stop = threading.Event()
     if scenario.startswith("busy-neighbour/"):
         neighbour = make_backend(**retry_settings)     # not behind the proxy
@@ -943,14 +932,14 @@ def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
                     neighbour_stop.wait(0.1)
 
         threading.Thread(target=keep_working, daemon=True).start()
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join((bound if bound is not None else UNDOCUMENTED_WAIT_S) + BOUND_SLACK_S)
+    call = CallInThread(lambda: OPERATIONS[operation](backend, target), name=operation)
+    blocked = not call.ended_within(
+        (bound if bound is not None else UNDOCUMENTED_WAIT_S) + BOUND_SLACK_S)
     neighbour_stop.set()
-    blocked = worker.is_alive()
+    where = call.where_blocked()
     stalled = fault_proxy.stalled
     fault_proxy.close()          # frees a blocked call: its connections are reset
-    worker.join(5)
+    call.ended_within(5)
     if not stalled:
         pytest.skip(f"not run: no request of {operation} carried the task id as sent, so "
                     f"the harness could not tell when to stall the server")
@@ -959,9 +948,9 @@ def test_no_operation_blocks_past_its_bound_on_a_stalled_server(
                     f"operation_bound() and no operation_bound capability); against a "
                     f"stalled server {operation} "
                     + (f"was still blocked after {UNDOCUMENTED_WAIT_S + BOUND_SLACK_S:.0f}s"
-                       if blocked else f"{outcome['result']} after {outcome['seconds']:.1f}s"))
+                       if blocked else f"{call.outcome} after {call.seconds:.1f}s"))
     assert not blocked, (f"{operation} was still blocked {bound + BOUND_SLACK_S:.1f}s into a "
-                         f"stall, past the documented bound of {bound:.1f}s")
+                         f"stall, past the documented bound of {bound:.1f}s, in\n{where}")
 
 
 #: the most requests of a fresh backend's first use that are each stalled in
@@ -981,7 +970,6 @@ def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
     after receiving (it never answers). Each request is stalled in turn, on
     a fresh namespace each time."""
     import contextlib
-    import threading
     import time
 
     settings = _merged({"result_backend_always_retry": False}, capabilities.quick_timeouts)
@@ -1042,43 +1030,19 @@ def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
             runs = []
             for k in batch:
                 proxy = proxies.enter_context(fault_proxy_before(store_server))
-                run = threading.Thread(target=stall_at, args=(k, proxy, fresh_backend(proxy)),
-                                       daemon=True)
-                runs.append((k, run))
-                run.start()
+                build = fresh_backend(proxy)
+                runs.append((k, CallInThread(lambda k=k, proxy=proxy, build=build:
+                                             stall_at(k, proxy, build), name=f"stall {k}")))
             deadline = time.monotonic() + 2 * limit
             for k, run in runs:
-                run.join(max(0.0, deadline - time.monotonic()))
-                if run.is_alive():
+                if not run.ended_within(deadline - time.monotonic()):
                     overruns.setdefault(k, f"stalled after request {k} of {len(requests)}: "
                                            f"still blocked after {2 * limit:.1f}s in\n"
-                                           + _where_blocked(run))
+                                           + run.where_blocked())
         # leaving the block closed the proxies: a blocked call is freed
     assert not overruns, (f"a fresh backend's first use overran the documented bound of "
                           f"{bound:.1f}s (+{BOUND_SLACK_S:.0f}s slack) per step:\n"
                           + "\n".join(overruns[k] for k in sorted(overruns)))
-
-
-def _where_blocked(thread) -> str:
-    """Where ``thread`` waits: its stack outside Python's standard library and
-    this module, one line per file (consecutive frames of a file merged)."""
-    import sys
-    import sysconfig
-    import traceback
-
-    frame = sys._current_frames().get(thread.ident)
-    if frame is None:
-        return "    (it ended meanwhile)"
-    stdlib = sysconfig.get_paths()["stdlib"]
-    runs: list = []          # [filename, [(line, function)...]]
-    for f in traceback.extract_stack(frame):
-        if f.filename.startswith(stdlib) or f.filename == __file__:
-            continue
-        if runs and runs[-1][0] == f.filename:
-            runs[-1][1].append(f"{f.lineno} {f.name}")
-        else:
-            runs.append([f.filename, [f"{f.lineno} {f.name}"]])
-    return "".join(f"    {name}: {', '.join(calls)}\n" for name, calls in runs)
 
 
 #: a value whose text reads like a transient store error: a write's value

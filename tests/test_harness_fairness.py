@@ -269,6 +269,32 @@ def test_a_hold_taken_by_another_thread_is_released_on_time_and_its_failure_name
             pass
 
 
+def test_a_call_in_a_thread_reports_its_outcome_or_where_it_waits():
+    """CallInThread keeps a call's outcome (an exception included) and, while
+    the call still runs, names the file and function it waits in."""
+    import threading
+
+    from celery_conformance.suite.plumbing import CallInThread
+
+    assert CallInThread(lambda: None).ended_within(5)
+    failing = CallInThread(lambda: {}["missing"])
+    assert failing.ended_within(5) and failing.outcome == "raised KeyError"
+    assert failing.seconds is not None and failing.where_blocked() == ""
+    release = threading.Event()
+    blocked = CallInThread(lambda: _wait_in_a_helper(release))
+    try:
+        assert not blocked.ended_within(0.2) and blocked.outcome is None
+        where = blocked.where_blocked()
+        assert "test_harness_fairness.py" in where and "_wait_in_a_helper" in where, where
+    finally:
+        release.set()
+    assert blocked.ended_within(5) and blocked.outcome == "returned"
+
+
+def _wait_in_a_helper(event) -> None:
+    event.wait(30)
+
+
 # ------------------------------------------------------ 8. the clause roll-up
 def _result(outcome, clauses, role="dedicated", failed=None):
     r = {"test": "t", "clauses": clauses, "level": "L1", "outcome": outcome, "reason": None,
