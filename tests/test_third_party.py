@@ -29,8 +29,25 @@ def run(cmd, cwd, timeout=900, env=None):
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """An empty virtual environment holding the suite's wheel and the
-    example backend's wheel (with their dependencies from the index)."""
-    base = tmp_path_factory.mktemp("third-party")
+    example backend's wheel (with their dependencies from the index): built
+    once per run, by the first xdist worker to need it, the others waiting."""
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent          # the run's directory, above each worker's own
+    base = shared / "third-party"
+    with open(shared / "third-party.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (base / "ready").exists():
+            shutil.rmtree(base, ignore_errors=True)     # a build that failed midway
+            base.mkdir()
+            _build(base)
+            (base / "ready").write_text("")
+    return base / "venv" / "bin" / "python", base
+
+
+def _build(base: Path) -> None:
     wheels = base / "wheels"
     for project in (ROOT, EXAMPLE):
         # built from a copy: xdist workers building from the checkout at once
@@ -45,7 +62,6 @@ def installed(tmp_path_factory):
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
     run([python, "-m", "pip", "install", "-q", *sorted(wheels.glob("*.whl"))], cwd=base)
-    return python, base
 
 
 def clean_env() -> dict:
