@@ -15,7 +15,7 @@ from celery.result import AsyncResult, GroupResult
 
 from .capabilities import CAPABILITY_DOCS
 from .helpers import read
-from .strategies import AWKWARD_ID_CHARS, ID_ALPHABET, json_scalars, task_ids
+from .strategies import AWKWARD_ID_CHARS, ID_ALPHABET, json_scalars, make_request, task_ids
 
 MAX_ID = 155
 KIB, MIB = 1 << 10, 1 << 20
@@ -253,6 +253,51 @@ def test_results_up_to_1mib_round_trip(backend, size):
     meta = read(backend, task_id)
     assert meta["status"] == states.SUCCESS
     assert meta["result"] == value, f"a {size}-byte result did not round-trip"
+
+
+#: what a 1 MiB result's record holds besides it, at sizes a worker writes:
+#: a failure's traceback, a request's arguments and name (result_extended)
+TRACEBACK_BYTES = 8 * KIB
+REQUEST_ARGS_BYTES = 16 * KIB
+
+
+@pytest.mark.clause("BI4")
+@pytest.mark.parametrize("shape", ["extended-request", "failure-with-traceback"])
+def test_results_up_to_1mib_round_trip_beside_the_records_other_fields(make_backend, shape):
+    """A 1 MiB encoded result round-trips whatever else its record holds: the
+    request's args, kwargs and name (result_extended), or a failure's
+    traceback. The 1 MiB is the result's own, not the whole record's."""
+    task_id = _new_id()
+    if shape == "extended-request":
+        backend = make_backend(result_extended=True)
+        value = string_encoding_to(backend, MIB)
+        request = make_request(id=task_id, task="conformance." + "t" * 60,
+                               args=["a" * (REQUEST_ARGS_BYTES // 2)],
+                               kwargs={"k": "b" * (REQUEST_ARGS_BYTES // 2)})
+        backend.store_result(task_id, value, states.SUCCESS, request=request)
+        meta = read(backend, task_id)
+        assert (meta["status"], meta["result"]) == (states.SUCCESS, value), (
+            f"a 1 MiB result stored with a request of {REQUEST_ARGS_BYTES // KIB} KiB of "
+            f"arguments (result_extended) did not round-trip")
+        assert meta.get("args") == list(request.args) and meta.get("kwargs") == request.kwargs, (
+            "the request's arguments stored beside a 1 MiB result did not round-trip")
+        return
+    backend = make_backend()
+    bare = len(encoded(backend, backend.prepare_exception(ValueError(""))))
+    exc = ValueError("a" * (MIB - bare))
+    assert len(encoded(backend, backend.prepare_exception(exc))) <= MIB
+    traceback = "Traceback (most recent call last):\n" + "  line\n" * (TRACEBACK_BYTES // 7)
+    backend.mark_as_failure(task_id, exc, traceback=traceback)
+    meta = read(backend, task_id)
+    assert meta["status"] == states.FAILURE and meta["traceback"] == traceback, (
+        f"a failure with a 1 MiB exception and a {TRACEBACK_BYTES // KIB} KiB traceback "
+        f"read back as {meta['status']} with a traceback of {len(meta['traceback'] or '')} "
+        f"characters")
+    stored = meta["result"]
+    message = stored.get("exc_message") if isinstance(stored, dict) else getattr(stored, "args", ())
+    assert str(exc.args[0]) in [str(m) for m in (message if isinstance(message, (list, tuple))
+                                                 else [message])], (
+        "the 1 MiB exception stored beside a traceback did not round-trip")
 
 
 def escaped_string_encoding_to(backend, size: int) -> str:
