@@ -244,6 +244,7 @@ class CallInThread:
 
     def __init__(self, call: Callable[[], object], name: str = "call") -> None:
         self.outcome: Optional[str] = None     # "returned" or "raised SomeError"
+        self.error: Optional[BaseException] = None
         self.seconds: Optional[float] = None
         self._thread = threading.Thread(target=self._run, args=(call,), daemon=True, name=name)
         self._thread.start()
@@ -256,7 +257,7 @@ class CallInThread:
             call()
             self.outcome = "returned"
         except Exception as exc:
-            self.outcome = f"raised {type(exc).__name__}"
+            self.outcome, self.error = f"raised {type(exc).__name__}", exc
         self.seconds = time.monotonic() - started
 
     def ended_within(self, seconds: float) -> bool:

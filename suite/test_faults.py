@@ -20,7 +20,8 @@ import pytest
 from celery import states
 
 from .helpers import read
-from .plumbing import CallInThread, fault_proxy_before, held_by_another_thread
+from .plumbing import (CallInThread, exception_chain, exception_text, fault_proxy_before,
+                       held_by_another_thread)
 from .strategies import make_request
 
 #: retry settings of the fault tests: many quick retries, so a fault that
@@ -247,6 +248,17 @@ def test_bad_credentials_are_raised_at_once_not_retried(make_backend, conformanc
     assert not sleeps, (f"a wrong password was retried {len(sleeps)} times before "
                         f"{type(error).__name__}: {error} was raised")
     assert WRONG_PASSWORD not in str(error), "the error shows the password"
+    # raised unchanged (RY3): the store's refusal, or an error naming it
+    named = [f"{type(e).__name__}: {e}" for e in exception_chain(error)]
+    assert any(_AUTHENTICATION.search(text) for text in named), (
+        f"a wrong password raised an error that names no authentication failure (nor does "
+        f"any error it chains): {type(error).__name__}: {error}")
+
+
+#: words a store's refusal of a login uses (PostgreSQL, MariaDB, HTTP stores)
+_AUTHENTICATION = re.compile(
+    r"auth|password|access denied|credential|log ?in|unauthori[sz]ed|forbidden|"
+    r"permission|\b40[13]\b", re.IGNORECASE)
 
 
 #: inputs that stores commonly refuse on a healthy server: each writes one
@@ -960,7 +972,7 @@ FIRST_USE_STALLS_MAX = 48
 FIRST_USE_STALLS_AT_ONCE = 8
 
 
-@pytest.mark.clause("RY6")
+@pytest.mark.clause("RY6", "RY5")
 def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
         make_backend, store_server, capabilities):
     """A fresh backend's first use (building it, and its first store_result:
@@ -968,7 +980,9 @@ def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
     committing them, the write) ends within the documented bound for each of
     the two steps, retries off, whichever of its requests the server stalls
     after receiving (it never answers). Each request is stalled in turn, on
-    a fresh namespace each time."""
+    a fresh namespace each time. Once the stall ends, that backend stores and
+    reads what a backend never stalled does (RY5: nothing learnt during the
+    stall, a size limit or a broken connection, lasts)."""
     import contextlib
     import time
 
@@ -995,6 +1009,11 @@ def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
     limit = bound + BOUND_SLACK_S
     stalls = range(1, min(len(requests), FIRST_USE_STALLS_MAX) + 1)
     overruns: dict = {}          # k -> what overran, the first report of it
+    lasting: dict = {}           # k -> what failed once the server answered again
+    # once the stall ends, the backend stores what one never stalled stores
+    # (a small result; 1 MiB where it can): nothing it learnt during the stall lasts
+    after_heal = [{"v": "after"}] + (
+        [AFTER_HEAL_MIB] if _stores_and_reads(probe, AFTER_HEAL_MIB, 1) is None else [])
 
     def stall_at(k: int, proxy, build) -> None:
         seen: list = []
@@ -1022,7 +1041,23 @@ def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
                                        f"{len(requests)} (starting {excerpt!r}): took "
                                        f"{took:.1f}s")
             if proxy.stalled or "backend" not in made:
-                return                 # the stall at request k is judged
+                break                  # the stall at request k is judged
+        proxy.observer = None          # a first use of fewer requests never stalled:
+        proxy.heal()                   # the writes below must not meet the stall
+        try:
+            backend = made.get("backend") or build()
+        except Exception as exc:
+            lasting.setdefault(k, f"stalled after request {k}, then healed: building a "
+                                  f"backend raised {type(exc).__name__}: {exc}")
+            return
+        for value in after_heal:
+            problem = _stores_and_reads(backend, value)
+            if problem is not None:
+                lasting.setdefault(k, f"stalled after request {k} of {len(requests)}, then "
+                                      f"healed: in {AFTER_FAULT_ATTEMPTS} tries, a "
+                                      f"{len(str(value))}-character result that a "
+                                      f"backend never stalled stores: {problem}")
+                return
 
     for first in range(0, len(stalls), FIRST_USE_STALLS_AT_ONCE):
         batch = stalls[first:first + FIRST_USE_STALLS_AT_ONCE]
@@ -1033,16 +1068,123 @@ def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
                 build = fresh_backend(proxy)
                 runs.append((k, CallInThread(lambda k=k, proxy=proxy, build=build:
                                              stall_at(k, proxy, build), name=f"stall {k}")))
-            deadline = time.monotonic() + 2 * limit
+            # the two steps, and the writes once healed (a bound each)
+            deadline = time.monotonic() + 4 * limit
             for k, run in runs:
                 if not run.ended_within(deadline - time.monotonic()):
                     overruns.setdefault(k, f"stalled after request {k} of {len(requests)}: "
-                                           f"still blocked after {2 * limit:.1f}s in\n"
+                                           f"still blocked after {4 * limit:.1f}s in\n"
                                            + run.where_blocked())
         # leaving the block closed the proxies: a blocked call is freed
     assert not overruns, (f"a fresh backend's first use overran the documented bound of "
                           f"{bound:.1f}s (+{BOUND_SLACK_S:.0f}s slack) per step:\n"
                           + "\n".join(overruns[k] for k in sorted(overruns)))
+    assert not lasting, ("a stall during a fresh backend's first use left lasting damage: "
+                         "once the server answered again,\n"
+                         + "\n".join(lasting[k] for k in sorted(lasting)))
+
+
+#: a result of just under 1 MiB, encoded (BI4's guarantee), stored once a fault ends
+AFTER_HEAL_MIB = "r" * (1024 * 1024 - 64)
+
+
+#: how a server is unreachable while a backend is built and first used
+UNREACHABLE = {"refusing connections": lambda proxy: proxy.refuse(),
+               "stalled": lambda proxy: proxy.stall()}
+#: how long a backend that documents no bound is watched while its server
+#: refuses connections, before the test gives up on it (seconds)
+UNDOCUMENTED_REFUSAL_WAIT_S = 30.0
+#: errors that only a mistake in a backend's own code raises, never an
+#: unreachable server (whose errors are the store's, or Celery's RY2 ones)
+PROGRAMMING_ERRORS = (NameError, AttributeError, TypeError, KeyError, IndexError,
+                      AssertionError)
+
+
+@pytest.mark.clause("RY6", "RY5")
+@pytest.mark.parametrize("state", sorted(UNREACHABLE))
+def test_a_backend_built_while_its_server_is_unreachable_serves_once_it_answers(
+        make_backend, store_server, capabilities, state):
+    """A backend built, on a location not used before, while its server
+    refuses connections or never answers, with one retry: building it and
+    its first store_result each end within the documented bound, raising (if
+    at all) the store's error or Celery's retry errors, never one of the
+    backend's own code; once the server answers, that same backend stores
+    and reads a 1 MiB result (nothing it learnt during the outage lasts)."""
+    settings = _merged({**RETRYING, "result_backend_max_retries": 1},
+                       capabilities.quick_timeouts)
+    probe = make_backend(**settings)
+    documented = capabilities.operation_bound or getattr(probe, "operation_bound", None)
+    if not documented and state == "stalled":
+        pytest.skip("not run: the backend documents no bound, so no wait on a stalled server "
+                    "can be judged; test_no_operation_blocks_past_its_bound_on_a_stalled_server "
+                    "reports that")
+    limit = float(documented(probe) if capabilities.operation_bound else documented()) \
+        + BOUND_SLACK_S if documented else None
+    with fault_proxy_before(store_server) as proxy:
+        namespace = store_server.through(make_backend.new_namespace(), proxy.port)
+        UNREACHABLE[state](proxy)
+        made: dict = {}
+        steps = {"building it": lambda: made.setdefault("backend", make_backend(
+                     namespace=namespace, **_merged(namespace.settings, settings))),
+                 "its first store_result": lambda: made["backend"].store_result(
+                     _new_id(), {"v": "during"}, states.SUCCESS)}
+        for step, call in steps.items():
+            running = CallInThread(call, name=step)
+            if limit is None and not running.ended_within(UNDOCUMENTED_REFUSAL_WAIT_S):
+                pytest.skip(f"not run: the backend documents no bound, and {step} was still "
+                            f"running {UNDOCUMENTED_REFUSAL_WAIT_S:.0f}s into a refusal "
+                            f"(test_no_operation_blocks_past_its_bound_on_a_stalled_server "
+                            f"reports the missing bound)")
+            assert limit is None or running.ended_within(limit), (
+                f"{step}, while the server is {state}, was still running after {limit:.1f}s "
+                f"(the documented bound and {BOUND_SLACK_S:.0f}s), in\n"
+                + running.where_blocked())
+            assert not isinstance(running.error, PROGRAMMING_ERRORS), (
+                f"{step}, while the server is {state}, raised an error of the backend's own "
+                f"code: {exception_text(running.error)}")
+            if "backend" not in made:
+                break            # building it raised: a fresh one is built below
+        proxy.heal()
+        backend = made.get("backend") or make_backend(
+            namespace=namespace, **_merged(namespace.settings, settings))
+        what = "built" if "backend" in made else "first used"
+        # a small result, and a 1 MiB one where a backend never cut off (on
+        # the same server, not through the proxy) stores one: no limit or
+        # setting it learnt during the outage may last
+        control = make_backend(**settings)
+        values = [{"v": "after"}] + (
+            [AFTER_HEAL_MIB] if _stores_and_reads(control, AFTER_HEAL_MIB, 1) is None else [])
+        for value in values:
+            problem = _stores_and_reads(backend, value)
+            assert problem is None, (
+                f"once the server answered again, the backend {what} while it was {state} "
+                f"could not, in {AFTER_FAULT_ATTEMPTS} tries, store and read a "
+                f"{len(str(value))}-character result that a backend never cut off stores: "
+                f"{problem}")
+
+
+#: tries a write gets once a fault has ended, in the tests of lasting damage
+AFTER_FAULT_ATTEMPTS = 3
+
+
+def _stores_and_reads(backend, value, attempts: int = AFTER_FAULT_ATTEMPTS):
+    """None if ``value`` stored under a new id reads back, in one of
+    ``attempts`` tries (a loaded machine may time out once; lasting damage
+    fails every try); else what went wrong the last time."""
+    problem = None
+    for _ in range(attempts):
+        task_id = _new_id()
+        try:
+            backend.store_result(task_id, value, states.SUCCESS)
+            meta = read(backend, task_id)
+        except Exception as exc:
+            problem = exception_text(exc)
+            continue
+        if (meta["status"], meta["result"]) == (states.SUCCESS, value):
+            return None
+        problem = f"it read back as {meta['status']}"
+    return problem
+
 
 
 #: a value whose text reads like a transient store error: a write's value
