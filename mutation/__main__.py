@@ -342,6 +342,12 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
             # equivalent: its survivors, and the mutants of code written since
             # (one cosmic-ray cannot apply is known by its place: an error again)
             done = settled(args.rejudge, mutated.path)
+            earlier_run = json.loads(Path(args.rejudge).read_text())["run"]
+            if earlier_run.get("sample") or earlier_run.get("since"):
+                # a sample's (or a --since run's) report judges its own
+                # standing mutants again, not the rest of the file
+                standing = {mutant_key(m) for m in rejudged(args.rejudge, mutated.path)}
+                done |= {mutant_key(m) for m in mutants.values()} - standing
             if args.unseen:
                 done |= {mutant_key(m) for m in rejudged(args.rejudge, mutated.path)}
             errors = {(m["line"], m["operator"], m["occurrence"])
