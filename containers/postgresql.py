@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import signal
 import shutil
 import tempfile
@@ -90,8 +91,19 @@ class PostgreSQLProvider(SqlServerProvider):
             shutil.chown(base, user)
             shutil.chown(sockdir, user)
             os.chmod(workdir, 0o755)
+        # logins over TCP need the password, as on a deployed server (a wrong
+        # one is refused: RY4's wrong-password test runs here); the Unix
+        # socket, which the harness never uses, trusts its local users
+        password = secrets.token_urlsafe(18)
+        pwfile = os.path.join(base, "pwfile")
+        with open(os.open(pwfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(password + "\n")
+        if user:
+            shutil.chown(pwfile, user)
         done = run_as([os.path.join(bindir, "initdb"), "-D", datadir, "-U", "postgres",
-                       "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"], user=user)
+                       "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
+                       "-E", "UTF8", "--locale=C.UTF-8"], user=user)
+        os.unlink(pwfile)
         if done.returncode != 0:
             raise StoreUnavailable(f"initdb failed: {done.stdout}{done.stderr}")
         port = free_port()
@@ -104,12 +116,12 @@ class PostgreSQLProvider(SqlServerProvider):
             # a restart as pg_ctl makes it: fast shutdown (clients are
             # disconnected), not SIGTERM's smart one (it waits for them all)
             log_path=log, user=user, stop_signal=signal.SIGINT)
-        url = f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+        url = f"postgresql+psycopg2://postgres:{password}@127.0.0.1:{port}/postgres"
 
         def ready() -> bool:
             import psycopg2
 
-            psycopg2.connect(host="127.0.0.1", port=port, user="postgres",
+            psycopg2.connect(host="127.0.0.1", port=port, user="postgres", password=password,
                              dbname="postgres", connect_timeout=1).close()
             return True
 

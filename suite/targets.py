@@ -440,10 +440,11 @@ CELERY_DATABASE_KNOWN_FAILURES: tuple = CELERY_BACKEND_BASE_KNOWN_FAILURES + (
                  stores=_MYSQL, reason=(
         "a result over the 64 KiB BLOB fails with BackendStoreError naming no size limit")),
     KnownFailure(test="test_bad_credentials_are_raised_at_once_not_retried", clause="RY4",
-                 stores=_MYSQL, reason=(
+                 stores=frozenset({"mysql", "postgresql"}), reason=(
         "Celery's code: __init__ creates the tables through _ensure_retryable(), which "
-        "retries every OperationalError, a refused login (1045) included: a wrong password "
-        "is retried max_retries times (about 80 s with the defaults) before it is raised")),
+        "retries every OperationalError, a refused login (MariaDB's 1045, PostgreSQL's "
+        "28P01) included: a wrong password is retried max_retries times (about 80 s with "
+        "the defaults) before it is raised")),
     KnownFailure(test="test_a_read_only_store_is_a_permanent_error_not_retried", clause="RY4",
                  stores=frozenset({"sqlite"}), reason=(
         "Celery's code: exception_safe_to_retry() retries every DatabaseError, so a write to "
