@@ -61,6 +61,8 @@ CAPABILITY_DOCS: dict[str, str] = {
                     "refuse with ImproperlyConfigured naming the bad part (CF1)",
     "creates_location": "the backend makes the location it is configured for (a database, "
                         "collection or tables) on first use",
+    "location_at_first_use": "settings under which building the backend leaves making its "
+                             "location to its first use",
     "valid_settings": "valid values of the backend's own settings, with each of which it "
                       "stores and reads (CF1)",
     "url_forms": "other forms of a working URL that the backend documents as naming the "
@@ -161,6 +163,10 @@ class Capabilities:
     #: collection, tables) on first use; CC3 then starts parallel clients on a
     #: location that does not exist yet
     creates_location: bool = False
+    #: settings under which building the backend leaves making its location
+    #: to its first use (a backend that makes it while being built: CC3 builds
+    #: its clients so, that their first writes race to make it)
+    location_at_first_use: dict = field(default_factory=dict, hash=False)
     #: True: ``as_uri(include_password=True)`` builds a backend on the same
     #: store (False where the URL does not carry the configuration)
     url_round_trip: bool = True

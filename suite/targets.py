@@ -228,6 +228,9 @@ SQL_TABLE_CAPABILITIES = Capabilities(
     # Celery's rule: the result_backend URL wins over database_url
     url_overrides={"database_url": "sqlite:///no/such/directory/elsewhere.db"},
     creates_location=True,      # the tables, on first use
+    # Celery's setting (5.5 and later): the tables are made when the backend
+    # is built, unless this defers them to the first session
+    location_at_first_use={"database_create_tables_at_setup": False},
 )
 
 

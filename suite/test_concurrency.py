@@ -169,10 +169,11 @@ def test_parallel_first_use_of_a_location_not_made_yet(make_backend, capabilitie
     """Parallel clients whose first use of their store location (a database,
     collection or tables the backend makes on first use) is at one moment:
     each making it while another does is no error, and every store_result
-    persists and reads back."""
+    persists and reads back. (A backend that makes it while being built is
+    built with the settings that defer it: location_at_first_use.)"""
     mode = data.draw(_modes(capabilities), label="mode")
     namespace = make_backend.new_namespace(unmade=True)
-    backend = make_backend(namespace=namespace)
+    backend = make_backend(namespace=namespace, **capabilities.location_at_first_use)
     ids = {(w, r): str(uuid.uuid4()) for w in range(n_workers) for r in range(ROUNDS)}
 
     def work_for(own, index):
