@@ -233,10 +233,16 @@ UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 1000, "kib": KIB, "mb": 100
 SIZE = re.compile(r"(\d[\d,_]*(?:\.\d+)?)\s*(bytes?|b|[kmg]i?b)?\b", re.IGNORECASE)
 
 
+#: what SQLAlchemy writes into a statement error's parameter summary: a count
+#: of characters it left out, not a size limit
+ELIDED = re.compile(r"\(\d[\d,]* characters truncated\)")
+
+
 def sizes_named(message: str) -> list:
-    """Every size (in bytes) a message names: '1048576', '8,355,840 bytes', '1 MiB'."""
+    """Every size (in bytes) a message names: '1048576', '8,355,840 bytes', '1 MiB'
+    (not the counts of a parameter summary's elided characters)."""
     found = []
-    for number, unit in SIZE.findall(message):
+    for number, unit in SIZE.findall(ELIDED.sub("", message)):
         value = float(number.replace(",", "").replace("_", ""))
         found.append(int(value * UNITS[(unit or "").lower()]))
     return found

@@ -463,3 +463,15 @@ def test_sc1_fails_a_backend_whose_repr_shows_its_password(harness):
         "--backend=leaky:SPEC@postgresql", "-k", "password_not_in_uri_or_repr"))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*password appears in:*", "*repr() [[]as given[]] <LeakyRepr*"])
+
+
+def test_the_sizes_an_error_names_leave_out_a_parameter_summarys_elided_count():
+    """BI4 judges a refusal by the sizes its message names: in bytes, KiB or
+    MiB, with separators, but not SQLAlchemy's count of elided characters."""
+    from celery_conformance.suite.test_bad_input import sizes_named
+
+    assert sizes_named("over the limit of 8,355,840 bytes") == [8355840]
+    assert sizes_named("results up to 1 MiB, 64 KiB blocks") == [1 << 20, 64 << 10]
+    summary = ('[parameters: {"result": b\'"rrrr ... (1048217 characters truncated) ... rr"\'}]'
+               " (Background on this error at: https://sqlalche.me/e/21/9h9h)")
+    assert 1048217 not in sizes_named(summary)
