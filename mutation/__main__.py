@@ -473,6 +473,7 @@ def main(argv=None) -> int:
         args.files, args.sample, args.seed = (
             config.SMOKE["file"], config.SMOKE["count"], config.SMOKE["seed"])
         args.strict = True
+        _SHARED["HYPOTHESIS_PROFILE"] = config.SMOKE["hypothesis_profile"]
     if args.unseen and not args.rejudge:
         parser.error("--unseen goes with --rejudge REPORT: it runs what that report never ran")
     if args.rejudge:

@@ -93,4 +93,7 @@ ESCALATION_BUDGET_S = 90.0
 #: the smoke sample (python -m mutation --smoke): this many mutants of this
 #: file, drawn with this seed from the mutants SQLite's tests reach, judged
 #: like any mutant (the later tiers only for survivors)
-SMOKE = {"file": "backends/database.py", "count": 20, "seed": 7}
+SMOKE = {"file": "backends/database.py", "count": 20, "seed": 7,
+         # its coverage map and every mutant's run, with hypothesis's first
+         # examples only (suite/profiles.py)
+         "hypothesis_profile": "smoke"}

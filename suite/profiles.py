@@ -1,4 +1,5 @@
-"""Hypothesis profiles: ``dev`` (quick), ``ci`` (derandomized), ``thorough``."""
+"""Hypothesis profiles: ``dev`` (quick), ``ci`` (derandomized), ``thorough``,
+and ``smoke`` (derandomized, few examples: the mutation smoke sample's)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ PROFILES = {
     "ci": dict(max_examples=12, stateful_step_count=12, derandomize=True, database=None,
                phases=_NO_EXPLAIN[:-1], **_COMMON),
     "thorough": dict(max_examples=300, stateful_step_count=50, **_COMMON),
+    # the mutation smoke sample judges its mutants by their first examples
+    "smoke": dict(max_examples=4, stateful_step_count=8, derandomize=True, database=None,
+                  phases=_NO_EXPLAIN[:-1], **_COMMON),
 }
 
 
