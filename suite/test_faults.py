@@ -1010,10 +1010,9 @@ def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
     stalls = range(1, min(len(requests), FIRST_USE_STALLS_MAX) + 1)
     overruns: dict = {}          # k -> what overran, the first report of it
     lasting: dict = {}           # k -> what failed once the server answered again
-    # once the stall ends, the backend stores what one never stalled stores
-    # (a small result; 1 MiB where it can): nothing it learnt during the stall lasts
-    after_heal = [{"v": "after"}] + (
-        [AFTER_HEAL_MIB] if _stores_and_reads(probe, AFTER_HEAL_MIB, 1) is None else [])
+    # once the stall ends, the backend stores what one never stalled stores:
+    # nothing it learnt during the stall lasts
+    after_heal = _values_a_healthy_backend_stores(probe)
 
     def stall_at(k: int, proxy, build) -> None:
         seen: list = []
@@ -1088,6 +1087,13 @@ def test_a_stall_at_any_request_of_a_fresh_backends_first_use_is_bounded(
 AFTER_HEAL_MIB = "r" * (1024 * 1024 - 64)
 
 
+def _values_a_healthy_backend_stores(healthy) -> list:
+    """What a backend must store once a fault has ended: a small result, and
+    a 1 MiB one where ``healthy``, a backend no fault touched, stores one."""
+    return [{"v": "after"}] + (
+        [AFTER_HEAL_MIB] if _stores_and_reads(healthy, AFTER_HEAL_MIB, 1) is None else [])
+
+
 #: how a server is unreachable while a backend is built and first used
 UNREACHABLE = {"refusing connections": lambda proxy: proxy.refuse(),
                "stalled": lambda proxy: proxy.stall()}
@@ -1148,13 +1154,9 @@ def test_a_backend_built_while_its_server_is_unreachable_serves_once_it_answers(
         backend = made.get("backend") or make_backend(
             namespace=namespace, **_merged(namespace.settings, settings))
         what = "built" if "backend" in made else "first used"
-        # a small result, and a 1 MiB one where a backend never cut off (on
-        # the same server, not through the proxy) stores one: no limit or
-        # setting it learnt during the outage may last
-        control = make_backend(**settings)
-        values = [{"v": "after"}] + (
-            [AFTER_HEAL_MIB] if _stores_and_reads(control, AFTER_HEAL_MIB, 1) is None else [])
-        for value in values:
+        # what the probe (never cut off: the same server, not through the
+        # proxy) stores: no limit or setting learnt during the outage may last
+        for value in _values_a_healthy_backend_stores(probe):
             problem = _stores_and_reads(backend, value)
             assert problem is None, (
                 f"once the server answered again, the backend {what} while it was {state} "
