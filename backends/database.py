@@ -688,6 +688,11 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
                         "write_timeout": self.operation_timeout}
         elif backend in ("mysql", "mariadb"):
             defaults = {"connect_timeout": max(1, math.ceil(self.connect_timeout))}
+        if backend == "postgresql":
+            # every statement its own transaction (_statement), set once per
+            # connection: switched per checkout, the level is reset when the
+            # connection goes back to the pool, a round trip no deadline covers
+            options.setdefault("isolation_level", "AUTOCOMMIT")
         if backend in ("mysql", "mariadb"):
             # Row locks only, no gap locks: concurrent first writes to nearby
             # ids and cleanup() do not deadlock each other.
@@ -845,11 +850,15 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
 
         On PostgreSQL the connection is in autocommit mode, so the statement is
         its own transaction without the BEGIN and COMMIT round trips (psycopg2
-        switches autocommit on the client). Elsewhere: a normal transaction.
+        switches autocommit on the client): the engine's own level, unless
+        database_engine_options names another. Elsewhere: a normal transaction.
         """
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
-                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+                if getattr(engine.dialect, "_on_connect_isolation_level", None) == "AUTOCOMMIT":
+                    yield conn
+                else:
+                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
         else:
             with engine.begin() as conn:
                 yield conn
