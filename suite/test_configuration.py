@@ -39,6 +39,12 @@ NAMED_PART = {
 #: the class only
 ROUTES = {"not-a-url": ("class",)}
 FAULTS = ("unknown-scheme", "bad-port", "missing-directory", "not-a-url")
+#: the part of the URL each fault is in. A fault's error is set beside the
+#: error (built by class) of each fault in another part: the words the two
+#: share (a template such as "expected scheme://host:port/db") name no part,
+#: so the bad part must be named in the rest
+PART_OF = {"unknown-scheme": "scheme", "not-a-url": "scheme", "bad-port": "port",
+           "missing-directory": "path"}
 BAD_URL_CASES = [pytest.param(route, fault, id=f"{fault}-{route}")
                  for fault in FAULTS for route in ROUTES.get(fault, ("class", "loader"))]
 
@@ -115,8 +121,10 @@ def laid_over(namespace, setting: str, value):
         else value
 
 
-def _assert_improperly_configured(exc, what: str, bad_part) -> None:
-    """``bad_part``: a setting name, or (regex, description) for the bad part."""
+def _assert_improperly_configured(exc, what: str, bad_part, contrasts=()) -> None:
+    """``bad_part``: a setting name, or (regex, description) for the bad part.
+    ``contrasts``: the errors of faults elsewhere; what one shares with
+    ``exc`` (leading and trailing words) does not count as naming the part."""
     pattern, described = (re.escape(bad_part), bad_part) if isinstance(bad_part, str) \
         else bad_part
     assert exc is not None, f"{what} was accepted: no error at construction or first use"
@@ -125,6 +133,24 @@ def _assert_improperly_configured(exc, what: str, bad_part) -> None:
         f"(expected ImproperlyConfigured naming {described})")
     assert re.search(pattern, str(exc), re.IGNORECASE), (
         f"{what} raised ImproperlyConfigured without naming {described}: {exc}")
+    for label, contrast in contrasts:
+        own = words_not_shared(str(exc), str(contrast))
+        assert re.search(pattern, own, re.IGNORECASE), (
+            f"{what} raised ImproperlyConfigured naming {described} only in words its "
+            f"error shares with the error for {label}: {exc} (not shared: {own!r})")
+
+
+def words_not_shared(message: str, other: str) -> str:
+    """``message`` without the leading and trailing words it shares with ``other``."""
+    mine, theirs = message.split(), other.split()
+    start = 0
+    while start < min(len(mine), len(theirs)) and mine[start] == theirs[start]:
+        start += 1
+    end = 0
+    while (end < min(len(mine), len(theirs)) - start
+           and mine[len(mine) - 1 - end] == theirs[len(theirs) - 1 - end]):
+        end += 1
+    return " ".join(mine[start:len(mine) - end])
 
 
 # ------------------------------------------------------------------ CF1
@@ -163,7 +189,8 @@ def test_invalid_url_raises_improperly_configured(make_backend, conformance_targ
     not a number, a directory that does not exist, a string that is no URL)
     raises ImproperlyConfigured naming the bad part, at construction or at
     first use, never a bare ValueError, TypeError or driver error, and is
-    never silently accepted. Each fault is made from the store's own working
+    never silently accepted. The words its error shares with another fault's
+    (a template of the URL's form, say) do not count as naming the part. Each fault is made from the store's own working
     URL, one at a time, and only where it applies to that kind of URL. Celery
     5.7's database backend passes the URL to SQLAlchemy unchecked at first use
     and lets sqlalchemy.exc.ArgumentError through (a bad port even as a bare
@@ -182,8 +209,16 @@ def test_invalid_url_raises_improperly_configured(make_backend, conformance_targ
         def build():
             return make_backend.app(result_backend=f"{scheme}+{url}").backend
     exc = _error_building_and_using(build)
+    contrasts = []
+    for other in FAULTS:
+        other_url = bad_url(make_backend.namespace.url, other)
+        if PART_OF[other] == PART_OF[fault] or other_url is None:
+            continue
+        error = _error_building_and_using(lambda: cls(app=make_backend.app(), url=other_url))
+        if error is not None:
+            contrasts.append((f"a URL with {other}", error))
     _assert_improperly_configured(exc, f"result_backend URL with {fault} (via {route})",
-                                  NAMED_PART[fault])
+                                  NAMED_PART[fault], contrasts)
 
 
 def require_url_configuration(capabilities) -> None:
