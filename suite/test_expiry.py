@@ -177,6 +177,31 @@ def test_a_pending_chords_header_results_survive_cleanup_past_result_expires(
         f"waiting on it would never complete")
 
 
+@pytest.mark.clause("XP1")
+@given(expiries=CHORD_EXPIRIES, state=READY)
+def test_a_chords_header_results_expire_once_their_longer_keep_has_passed(
+        make_backend, capabilities, expiries, state):
+    """CH4 only delays expiry: a chord header's result written more than
+    max(result_chord_expires, E) ago is a ready result finished more than E
+    ago like any other, and cleanup() deletes it (XP1)."""
+    from celery.app.task import Context
+
+    require_client_clock(capabilities)
+    expires, chord_expires = expiries
+    backend = make_backend(result_expires=expires, result_chord_expires=chord_expires)
+    now, task_id = real_now(), str(uuid.uuid4())
+    request = Context(id=task_id, group=str(uuid.uuid4()),
+                      chord={"task": "body", "args": [], "kwargs": {}, "options": {}})
+    age = max(expires, chord_expires) + MARGIN_S
+    with clock_at(now - dt.timedelta(seconds=age)):
+        backend.store_result(task_id, _result_for(state, "header"), state, request=request)
+    with clock_at(now):
+        backend.cleanup()
+    assert _status(backend, task_id) == states.PENDING, (
+        f"cleanup() with result_expires={expires}s, result_chord_expires={chord_expires}s "
+        f"kept a chord's header result written {age}s ago, past both")
+
+
 #: young results written among the expired ones
 YOUNG_AMONG = 3
 
@@ -540,6 +565,60 @@ def test_cleanup_is_safe_concurrently_with_itself_and_writes(
         assert got == s, (
             f"a {s} result younger than result_expires={expires}s reads {got} after "
             f"concurrent cleanup() calls")
+
+
+#: rounds of the race between cleanup() and re-writes of the results it is
+#: deleting, and the expired results re-written in each
+REWRITE_RACE_ROUNDS = 6
+REWRITE_RACE_IDS = 40
+
+
+@pytest.mark.clause("XP7")
+def test_cleanup_racing_rewrites_of_the_results_it_deletes_keeps_them(make_backend,
+                                                                     capabilities):
+    """cleanup() racing store_result on the very results it is deleting
+    (expired failures, written again as successes by two clients in opposite
+    orders) raises
+    nothing on either side (a lock conflict of the store is waited out or
+    retried), and every result written again, now young, is there with its
+    new value once the race ends and cleanup() has run once more: a re-write
+    acknowledged while cleanup() ran is never deleted. Round after round,
+    with fresh expired results."""
+    require_client_clock(capabilities)
+    expires = 3600
+    backend = make_backend(result_expires=expires)
+    now, old_at, _ = _instants(expires)
+    clients = [clone_backend(backend) for _ in range(4)]     # 2 cleaners, 2 writers
+    try:
+        for round_ in range(REWRITE_RACE_ROUNDS):
+            planted = [str(uuid.uuid4()) for _ in range(REWRITE_RACE_IDS)]
+            with clock_at(old_at):
+                for task_id in planted:   # a success is final: it is not written over
+                    _store(backend, task_id, states.FAILURE, "expired")
+            value = {"rewritten": round_}
+
+            def make_worker(index):
+                own = clients[index]
+                if index < 2:
+                    return lambda r: [own.cleanup() for _ in range(3)]
+                order = planted if index == 2 else planted[::-1]
+                return lambda r: [own.store_result(t, value, states.SUCCESS) for t in order]
+
+            with clock_at(now):
+                errors = run_parallel(make_worker, len(clients), 1, "threads")
+            assert not errors, (f"round {round_}: cleanup() racing store_result on the "
+                                f"expired results it deletes raised:\n"
+                                + "\n".join(map(str, errors)))
+            with clock_at(now):
+                backend.cleanup()        # once more, with nothing racing it
+            lost = [t for t in planted if read(backend, t)["result"] != value]
+            assert not lost, (
+                f"round {round_}: {len(lost)} of {len(planted)} expired results written "
+                f"again while cleanup() ran do not read back their new value (first: "
+                f"{lost[0]} reads {read(backend, lost[0])['status']})")
+    finally:
+        for client in clients:
+            close_backend(client)
 
 
 # ------------------------------------------------------------------ XP8
