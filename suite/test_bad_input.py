@@ -353,6 +353,61 @@ def test_larger_result_round_trips_or_names_the_limit(backend, capabilities, siz
             f"a {size}-byte result was accepted but did not round-trip")
 
 
+#: oversized results tried, in turn, until one is refused naming a limit
+OVERSIZED = (("8MiB+1-escaped", 8 * MIB + 1, "escaped"), ("2MiB+1", 2 * MIB + 1, "plain"),
+             ("16MiB+1", 16 * MIB + 1, "plain"))
+#: how far under a limit a refusal named the results then tried are (bytes):
+#: the record's other fields may or may not count against the limit
+UNDER_THE_NAMED_LIMIT = (16, 1024)
+
+
+@pytest.mark.clause("BI4")
+def test_results_just_under_the_limit_a_refusal_names_round_trip_or_name_it(backend,
+                                                                            capabilities):
+    """BI4 at the boundary the backend names: once store_result has refused
+    an oversized result naming a limit L, results encoding to just under L,
+    of the same characters (escaped by drivers, where the refused one was),
+    each round-trip or are refused naming a limit too; never refused by the
+    store without one (a limit named but not the one that applies)."""
+    guaranteed = max(capabilities.largest_result_bytes or MIB, MIB)
+    tried = []
+    for label, size, content in OVERSIZED:
+        make = string_encoding_to if content == "plain" else escaped_string_encoding_to
+        value = make(backend, size)
+        size = len(encoded(backend, value))
+        task_id = _new_id()
+        try:
+            backend.store_result(task_id, value, states.SUCCESS)
+        except Exception as exc:
+            named = [n for n in sizes_named(str(exc).replace(task_id, "<id>"))
+                     if guaranteed <= n < size]
+            if not named:
+                pytest.skip(f"not run: refusing {label} named no limit "
+                            f"(test_larger_result_round_trips_or_names_the_limit reports that)")
+            break
+        tried.append(label)
+    else:
+        pytest.skip(f"not run: the backend stored every oversized result tried "
+                    f"({', '.join(tried)}), so no limit was named")
+    limit = min(named)     # the tightest reading of a message naming several
+    for under in UNDER_THE_NAMED_LIMIT:
+        within = make(backend, limit - under)
+        within_size = len(encoded(backend, within))
+        task_id = _new_id()
+        try:
+            backend.store_result(task_id, within, states.SUCCESS)
+        except Exception as exc:
+            message = str(exc).replace(task_id, "<id>")
+            assert any(guaranteed <= n <= limit for n in sizes_named(message)), (
+                f"refusing {label} named a limit of {limit} bytes, but a {content} result "
+                f"of {within_size} bytes, under it, was refused naming no limit: {exc!r}")
+            continue
+        meta = read(backend, task_id)
+        assert meta["status"] == states.SUCCESS and meta["result"] == within, (
+            f"a {within_size}-byte {content} result, under the named limit of {limit} "
+            f"bytes, was accepted but did not round-trip")
+
+
 # ------------------------------------------------------------------- BI5
 def _is_json(payload: bytes) -> bool:
     try:
