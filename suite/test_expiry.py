@@ -152,6 +152,21 @@ def test_cleanup_deletes_expired_ready_results_and_groups_only(
 CHORD_EXPIRIES = st.sampled_from([(60, 3600), (3600, 86400)])
 
 
+def _header_result_cleaned_up(backend, state: str, age: float) -> str:
+    """The id of a chord header's result (its request names the chord)
+    written ``age`` seconds ago, after a cleanup() now."""
+    from celery.app.task import Context
+
+    now, task_id = real_now(), str(uuid.uuid4())
+    request = Context(id=task_id, group=str(uuid.uuid4()),
+                      chord={"task": "body", "args": [], "kwargs": {}, "options": {}})
+    with clock_at(now - dt.timedelta(seconds=age)):
+        backend.store_result(task_id, _result_for(state, "header"), state, request=request)
+    with clock_at(now):
+        backend.cleanup()
+    return task_id
+
+
 @pytest.mark.clause("CH4")
 @given(expiries=CHORD_EXPIRIES, state=READY)
 def test_a_pending_chords_header_results_survive_cleanup_past_result_expires(
@@ -159,18 +174,10 @@ def test_a_pending_chords_header_results_survive_cleanup_past_result_expires(
     """A result written by a chord's header task (its request names the
     chord) is kept by cleanup() for max(result_chord_expires, E), not E: one
     written E + 30 s ago still reads back. (test_end_to_end runs the chord.)"""
-    from celery.app.task import Context
-
     require_client_clock(capabilities)
     expires, chord_expires = expiries
     backend = make_backend(result_expires=expires, result_chord_expires=chord_expires)
-    now, task_id = real_now(), str(uuid.uuid4())
-    request = Context(id=task_id, group=str(uuid.uuid4()),
-                      chord={"task": "body", "args": [], "kwargs": {}, "options": {}})
-    with clock_at(now - dt.timedelta(seconds=expires + MARGIN_S)):
-        backend.store_result(task_id, _result_for(state, "header"), state, request=request)
-    with clock_at(now):
-        backend.cleanup()
+    task_id = _header_result_cleaned_up(backend, state, expires + MARGIN_S)
     assert _status(backend, task_id) == state, (
         f"cleanup() with result_expires={expires}s, result_chord_expires={chord_expires}s "
         f"deleted a chord's header result written {expires + MARGIN_S}s ago: the chord "
@@ -184,19 +191,11 @@ def test_a_chords_header_results_expire_once_their_longer_keep_has_passed(
     """CH4 only delays expiry: a chord header's result written more than
     max(result_chord_expires, E) ago is a ready result finished more than E
     ago like any other, and cleanup() deletes it (XP1)."""
-    from celery.app.task import Context
-
     require_client_clock(capabilities)
     expires, chord_expires = expiries
     backend = make_backend(result_expires=expires, result_chord_expires=chord_expires)
-    now, task_id = real_now(), str(uuid.uuid4())
-    request = Context(id=task_id, group=str(uuid.uuid4()),
-                      chord={"task": "body", "args": [], "kwargs": {}, "options": {}})
     age = max(expires, chord_expires) + MARGIN_S
-    with clock_at(now - dt.timedelta(seconds=age)):
-        backend.store_result(task_id, _result_for(state, "header"), state, request=request)
-    with clock_at(now):
-        backend.cleanup()
+    task_id = _header_result_cleaned_up(backend, state, age)
     assert _status(backend, task_id) == states.PENDING, (
         f"cleanup() with result_expires={expires}s, result_chord_expires={chord_expires}s "
         f"kept a chord's header result written {age}s ago, past both")
