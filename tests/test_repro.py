@@ -70,7 +70,18 @@ def broker():
     stores.stop_all()
 
 
-def run_reproduction(broker, name: str, spec_name: str, store: str):
+@pytest.fixture(scope="module")
+def zygote():
+    """Each reproduction runs as a script of its own, in a child forked from
+    one process that imported Celery and the drivers once."""
+    from tests._zygote import Zygote
+
+    forking = Zygote()
+    yield forking
+    forking.close()
+
+
+def run_reproduction(broker, zygote, name: str, spec_name: str, store: str):
     from celery_conformance.containers import StoreUnavailable
 
     try:
@@ -89,24 +100,23 @@ def run_reproduction(broker, name: str, spec_name: str, store: str):
         env = {**os.environ, "CELERY_CONFORMANCE_BACKEND_URL": namespace.url,
                "CELERY_CONFORMANCE_REPRO_SETTINGS": json.dumps(settings)}
         with contention:
-            return subprocess.run(
-                [sys.executable, str(script_path(name)), SPECS[spec_name].backend, "-", "-"],
-                capture_output=True, text=True, timeout=600, env=env)
+            return zygote.run([script_path(name), SPECS[spec_name].backend, "-", "-"],
+                              env, timeout=600)
     finally:
         server.drop_namespace(namespace)
 
 
 @pytest.mark.parametrize("spec_name, store, name", RUNS)
-def test_reproduction_shows_the_divergence(broker, spec_name, store, name):
-    done = run_reproduction(broker, name, spec_name, store)
+def test_reproduction_shows_the_divergence(broker, zygote, spec_name, store, name):
+    done = run_reproduction(broker, zygote, name, spec_name, store)
     assert done.returncode == 1 and "DIVERGES" in done.stdout, (
         f"{name} did not show the divergence declared for {spec_name} on {store} "
         f"(exit {done.returncode}):\n{done.stdout}{done.stderr[-3000:]}")
 
 
 @pytest.mark.parametrize("spec_name, store, name", REFERENCE_RUNS)
-def test_reproduction_holds_on_the_reference_backend(broker, spec_name, store, name):
-    done = run_reproduction(broker, name, spec_name, store)
+def test_reproduction_holds_on_the_reference_backend(broker, zygote, spec_name, store, name):
+    done = run_reproduction(broker, zygote, name, spec_name, store)
     assert done.returncode == 0 and "HOLDS" in done.stdout, (
         f"{name} fails on the reference backend {spec_name} on {store} "
         f"(exit {done.returncode}):\n{done.stdout}{done.stderr[-3000:]}")
@@ -131,3 +141,30 @@ def test_repro_dir_writes_a_standalone_script_for_each_failing_clause(harness, t
          f"sqlite:///{alone}/results.db"], cwd=alone, capture_output=True, text=True,
         timeout=120, env={"PATH": "/usr/bin:/bin"})
     assert done.returncode == 1 and "DIVERGES from XP3" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_script_run_by_the_zygote_behaves_as_run_by_python(tmp_path):
+    """The forking runner gives a script its own argv, environment, stdout,
+    stderr and exit status, as ``python SCRIPT ARGS`` would, and nothing a
+    script sets reaches the next one."""
+    from tests._zygote import Zygote
+
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import os, sys\n"
+        "import json\n"
+        "print(json.dumps([sys.argv[1:], os.environ.get('ZYGOTE_TEST'), __name__,\n"
+        "                  getattr(json, 'touched', False)]))\n"
+        "json.touched = True\n"
+        "print('to stderr', file=sys.stderr)\n"
+        "sys.exit(int(sys.argv[1]))\n")
+    forking = Zygote()
+    try:
+        first = forking.run([script, "3", "x"], {"ZYGOTE_TEST": "one"}, timeout=60)
+        second = forking.run([script, "0"], {"PATH": "/usr/bin"}, timeout=60)
+    finally:
+        forking.close()
+    assert (first.returncode, json.loads(first.stdout)) == (3, [["3", "x"], "one", "__main__",
+                                                                False])
+    assert first.stderr == "to stderr\n"
+    assert (second.returncode, json.loads(second.stdout)) == (0, [["0"], None, "__main__", False])
