@@ -332,6 +332,7 @@ class _EngineRegistry:
         self._made = weakref.WeakSet()   # every engine still in use
         self.prepared: dict = {}  # engine -> set of prepared table keys
         self.limits: dict = {}    # engine -> payload limit found on the server
+        self.autocommit = weakref.WeakSet()  # engines whose connections autocommit
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.RLock()
@@ -350,6 +351,8 @@ class _EngineRegistry:
             if engine is None:
                 engine = sa.create_engine(url, **options)
                 self._made.add(engine)
+                if options.get("isolation_level") == "AUTOCOMMIT":
+                    self.autocommit.add(engine)
                 _make_commits_durable(engine, options)
                 _bound_postgres_waits(engine, options)
                 if callback is not None:
@@ -855,7 +858,7 @@ class DatabaseBackend(ConformantBackendMixin, BaseBackend):
         """
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
-                if getattr(engine.dialect, "_on_connect_isolation_level", None) == "AUTOCOMMIT":
+                if engine in _REGISTRY.autocommit:
                     yield conn
                 else:
                     yield conn.execution_options(isolation_level="AUTOCOMMIT")

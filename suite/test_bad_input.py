@@ -317,6 +317,19 @@ def escaped_string_encoding_to(backend, size: int) -> str:
     return value
 
 
+def result_of(backend, size: int, content: str) -> str:
+    """A result encoding to ``size`` bytes (or one more): ``plain`` letters, or
+    characters the encoders and drivers ``escaped``."""
+    make = string_encoding_to if content == "plain" else escaped_string_encoding_to
+    return make(backend, size)
+
+
+def limits_named(exc: Exception, task_id: str, low: int, high: int) -> list:
+    """The sizes in ``exc``'s message from ``low`` up to, not including,
+    ``high`` (the digits of the task id left out)."""
+    return [n for n in sizes_named(str(exc).replace(task_id, "<id>")) if low <= n < high]
+
+
 @pytest.mark.clause("BI4")
 @pytest.mark.parametrize("size, content", [
     (2 * MIB + 1, "plain"),
@@ -330,8 +343,7 @@ def test_larger_result_round_trips_or_names_the_limit(backend, capabilities, siz
     previous state is unchanged; also for a result made of characters that
     encoders and drivers escape, so its statement is twice its size."""
     guaranteed = max(capabilities.largest_result_bytes or MIB, MIB)
-    value = string_encoding_to(backend, size) if content == "plain" else \
-        escaped_string_encoding_to(backend, size)
+    value = result_of(backend, size, content)
     size = len(encoded(backend, value))
     task_id = _new_id()
     backend.store_result(task_id, {"small": True}, states.STARTED)
@@ -340,8 +352,7 @@ def test_larger_result_round_trips_or_names_the_limit(backend, capabilities, siz
     except Exception as exc:
         assert size > guaranteed, (
             f"storing {size} bytes failed, below the declared {guaranteed}: {exc!r}")
-        message = str(exc).replace(task_id, "<id>")   # no digits from the id
-        assert any(guaranteed <= n < size for n in sizes_named(message)), (
+        assert limits_named(exc, task_id, guaranteed, size), (
             f"storing {size} bytes failed with an error that names no size limit "
             f"(between {guaranteed} and {size - 1} bytes): {exc!r}")
         meta = read(backend, task_id)
@@ -372,15 +383,13 @@ def test_results_just_under_the_limit_a_refusal_names_round_trip_or_name_it(back
     guaranteed = max(capabilities.largest_result_bytes or MIB, MIB)
     tried = []
     for label, size, content in OVERSIZED:
-        make = string_encoding_to if content == "plain" else escaped_string_encoding_to
-        value = make(backend, size)
+        value = result_of(backend, size, content)
         size = len(encoded(backend, value))
         task_id = _new_id()
         try:
             backend.store_result(task_id, value, states.SUCCESS)
         except Exception as exc:
-            named = [n for n in sizes_named(str(exc).replace(task_id, "<id>"))
-                     if guaranteed <= n < size]
+            named = limits_named(exc, task_id, guaranteed, size)
             if not named:
                 pytest.skip(f"not run: refusing {label} named no limit "
                             f"(test_larger_result_round_trips_or_names_the_limit reports that)")
@@ -391,14 +400,13 @@ def test_results_just_under_the_limit_a_refusal_names_round_trip_or_name_it(back
                     f"({', '.join(tried)}), so no limit was named")
     limit = min(named)     # the tightest reading of a message naming several
     for under in UNDER_THE_NAMED_LIMIT:
-        within = make(backend, limit - under)
+        within = result_of(backend, limit - under, content)
         within_size = len(encoded(backend, within))
         task_id = _new_id()
         try:
             backend.store_result(task_id, within, states.SUCCESS)
         except Exception as exc:
-            message = str(exc).replace(task_id, "<id>")
-            assert any(guaranteed <= n <= limit for n in sizes_named(message)), (
+            assert limits_named(exc, task_id, guaranteed, limit + 1), (
                 f"refusing {label} named a limit of {limit} bytes, but a {content} result "
                 f"of {within_size} bytes, under it, was refused naming no limit: {exc!r}")
             continue

@@ -190,8 +190,9 @@ def test_invalid_url_raises_improperly_configured(make_backend, conformance_targ
     raises ImproperlyConfigured naming the bad part, at construction or at
     first use, never a bare ValueError, TypeError or driver error, and is
     never silently accepted. The words its error shares with another fault's
-    (a template of the URL's form, say) do not count as naming the part. Each fault is made from the store's own working
-    URL, one at a time, and only where it applies to that kind of URL. Celery
+    (a template of the URL's form, say) do not count as naming the part.
+    Each fault is made from the store's own working URL, one at a time, and
+    only where it applies to that kind of URL. Celery
     5.7's database backend passes the URL to SQLAlchemy unchecked at first use
     and lets sqlalchemy.exc.ArgumentError through (a bad port even as a bare
     ValueError)."""
@@ -209,16 +210,30 @@ def test_invalid_url_raises_improperly_configured(make_backend, conformance_targ
         def build():
             return make_backend.app(result_backend=f"{scheme}+{url}").backend
     exc = _error_building_and_using(build)
-    contrasts = []
-    for other in FAULTS:
-        other_url = bad_url(make_backend.namespace.url, other)
-        if PART_OF[other] == PART_OF[fault] or other_url is None:
-            continue
-        error = _error_building_and_using(lambda: cls(app=make_backend.app(), url=other_url))
-        if error is not None:
-            contrasts.append((f"a URL with {other}", error))
+    contrasts = [(f"a URL with {other}", error)
+                 for other, error in _fault_errors(cls, make_backend).items()
+                 if PART_OF[other] != PART_OF[fault] and error is not None]
     _assert_improperly_configured(exc, f"result_backend URL with {fault} (via {route})",
                                   NAMED_PART[fault], contrasts)
+
+
+#: (class, working URL) -> {fault: the error building the class with it}
+_FAULT_ERRORS: dict = {}
+
+
+def _fault_errors(cls, make_backend) -> dict:
+    """The error (or None) of each fault that applies to the working URL,
+    built once per backend class and URL: the contrasts of every case."""
+    key = (cls, make_backend.namespace.url)
+    if key not in _FAULT_ERRORS:
+        errors = {}
+        for fault in FAULTS:
+            url = bad_url(make_backend.namespace.url, fault)
+            if url is not None:
+                errors[fault] = _error_building_and_using(
+                    lambda: cls(app=make_backend.app(), url=url))
+        _FAULT_ERRORS[key] = errors
+    return _FAULT_ERRORS[key]
 
 
 def require_url_configuration(capabilities) -> None:

@@ -577,12 +577,11 @@ def test_cleanup_racing_rewrites_of_the_results_it_deletes_keeps_them(make_backe
                                                                      capabilities):
     """cleanup() racing store_result on the very results it is deleting
     (expired failures, written again as successes by two clients in opposite
-    orders) raises
-    nothing on either side (a lock conflict of the store is waited out or
-    retried), and every result written again, now young, is there with its
-    new value once the race ends and cleanup() has run once more: a re-write
-    acknowledged while cleanup() ran is never deleted. Round after round,
-    with fresh expired results."""
+    orders) raises nothing on either side (a lock conflict of the store is
+    waited out or retried), and every result written again, now young, is
+    there with its new value once the race ends and cleanup() has run once
+    more: a re-write acknowledged while cleanup() ran is never deleted. Round
+    after round, with fresh expired results."""
     require_client_clock(capabilities)
     expires = 3600
     backend = make_backend(result_expires=expires)
