@@ -190,10 +190,11 @@ def coverage_map(mutated: config.MutatedFile, copy: Path, out: Path, jobs: int, 
 
     module = PACKAGE_PARTS["backends"] + "/" + Path(mutated.path).name
     tiers = mutated.tiers[:args.tiers] if args.tiers else mutated.tiers
-    result = {"tier_lines": [], "import_tests": [], "durations": {}, "tiers": []}
+    result = {"tier_lines": [], "import_tests": [], "durations": {}, "tiers": [],
+              "backends": judging_backends(mutated, args)}
     for n, tier in enumerate(tiers):
         paths = tier_paths(tier, args)
-        if not paths:
+        if not paths or (args.mapped_tiers and n >= args.mapped_tiers):
             continue
         lines, durations = tier_coverage(tier, paths, copy, out, jobs, module)
         fresh = [line for line in lines
@@ -204,8 +205,6 @@ def coverage_map(mutated: config.MutatedFile, copy: Path, out: Path, jobs: int, 
         result["durations"].update(durations)
         result["tiers"].append({"label": tier.label, "tests": len(durations),
                                 "lines_judged": len(fresh)})
-        result.setdefault("backends", [])
-        result["backends"] += [b for b in tier.backends if b not in result["backends"]]
     if not any(result["tier_lines"]):
         raise SystemExit(f"mutation: coverage recorded nothing for {module}")
     result["uses"] = import_time_uses((copy / module).read_text())
@@ -389,7 +388,8 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
         (sdir / "probe.json").write_text(json.dumps({
             "original": str(base / module), "mutated": str(copy / module),
             "map": str(fdir / "map.json"), "cwd": str(copy),
-            "pytest_args": [f"--backend={','.join(cmap['backends'])}"]}))
+            "pytest_args": [f"--backend={','.join(cmap['backends'])}"],
+            "killers": args.killers}))
         conf = cosmic_ray_config(sdir / "config.toml", module,
                                  f"{sys.executable} -m mutation.probe {sdir}")
         log = open(sdir / "exec.log", "w")
@@ -429,6 +429,23 @@ def mutate_file(mutated: config.MutatedFile, args, root: Path) -> list:
     return shards, cmap["tiers"], base / module
 
 
+def record_killers(sessions: dict, sources: dict) -> None:
+    """Write each killed mutant's killer, and its unmutated run time, to
+    config.SMOKE_KILLERS."""
+    from .report import collect
+
+    killers = {}
+    for path, shards in sessions.items():
+        durations = json.loads((Path(shards[0]).parents[1] / "map.json").read_text())["durations"]
+        for mutant in collect({path: shards}, REPO, [], sources)[path]:
+            if mutant.get("killer") and mutant.get("identity"):
+                killers[mutant["identity"]] = {
+                    "test": mutant["killer"],
+                    "seconds": round(durations.get(mutant["killer"], 5.0), 2)}
+    config.SMOKE_KILLERS.write_text(json.dumps(killers, indent=1, sort_keys=True) + "\n")
+    say(f"{len(killers)} killers written to {config.SMOKE_KILLERS}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mutation", description=__doc__)
     parser.add_argument("--files", default=",".join(config.DEFAULT_FILES),
@@ -440,6 +457,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true",
                         help=f"the fixed sample .ci/run runs: {config.SMOKE}")
+    parser.add_argument("--record-killers", action="store_true",
+                        help=f"with --smoke: judge the sample by every tier and write the test "
+                             f"that killed each mutant to {config.SMOKE_KILLERS.name}")
     parser.add_argument("--tests", metavar="MODULES",
                         help="judge by these contract modules only (comma-separated names "
                              "in suite/, e.g. test_roundtrip.py); default: all")
@@ -469,11 +489,20 @@ def main(argv=None) -> int:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 if a non-equivalent mutant survived")
     args = parser.parse_args(argv)
+    args.killers, args.mapped_tiers = {}, 0
     if args.smoke:
         args.files, args.sample, args.seed = (
             config.SMOKE["file"], config.SMOKE["count"], config.SMOKE["seed"])
         args.strict = True
         _SHARED["HYPOTHESIS_PROFILE"] = config.SMOKE["hypothesis_profile"]
+        if not args.record_killers and config.SMOKE_KILLERS.exists():
+            args.killers = json.loads(config.SMOKE_KILLERS.read_text())
+            args.mapped_tiers = 1
+        elif not args.record_killers:
+            say(f"{config.SMOKE_KILLERS.name} is missing: every tier is mapped (python -m "
+                f"mutation --smoke --record-killers writes it)")
+    elif args.record_killers:
+        parser.error("--record-killers records the smoke sample's killers: use it with --smoke")
     if args.unseen and not args.rejudge:
         parser.error("--unseen goes with --rejudge REPORT: it runs what that report never ran")
     if args.rejudge:
@@ -518,6 +547,8 @@ def main(argv=None) -> int:
                              **({"partial": "; ".join(args.partial)} if args.partial else {})},
                             present, sources)
     say(summary["headline"])
+    if args.record_killers:
+        record_killers(sessions, sources)
     if args.strict and summary["survived"]:
         say("survivors that are not listed as equivalent: see the report")
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,9 @@ SMOKE = {"file": "backends/database.py", "count": 20, "seed": 7,
          # its coverage map and every mutant's run, with hypothesis's first
          # examples only (suite/profiles.py)
          "hypothesis_profile": "smoke"}
+#: the contract test that killed each mutant of the smoke sample (by the
+#: probe's identity of the mutant), written by python -m mutation --smoke
+#: --record-killers: a smoke run tries it first, and maps only the first
+#: tier's coverage (to draw the sample, and to judge a mutant whose killer
+#: no longer kills it), instead of every tier's
+SMOKE_KILLERS = Path(__file__).with_name("smoke-killers.json")

@@ -32,6 +32,10 @@ HARNESS_ERROR = "mutation-probe: pytest could not run the selected tests"
 _NOT_RUN = (4, 5)
 #: printed when no contract test executes the mutated lines
 UNREACHED = "mutation-probe: no contract test executes the mutated lines"
+#: printed before the contract test that failed on the mutant (a killer)
+KILLED_BY = "mutation-probe: killed by "
+#: printed before the mutant's identity (see identity())
+MUTANT = "mutation-probe: mutant "
 
 
 def changed_lines(original: list, mutated: list) -> set:
@@ -169,6 +173,29 @@ def time_box(coverage_map: dict, tests: list) -> float:
     return TIMEOUT_EXTRA_S + TIMEOUT_FACTOR * spent
 
 
+def identity(original: list, mutated: list, lines: set) -> str:
+    """What a mutant is, whatever line it moved to: its original and mutated
+    source (stripped) and enclosing function, as one string (the key of a
+    recorded killer, mutation/smoke-killers.json)."""
+    from .report import enclosing
+
+    before = " ".join(original[n - 1].strip() for n in sorted(lines) if n <= len(original))
+    matcher = difflib.SequenceMatcher(a=original, b=mutated, autojunk=False)
+    after = " ".join(line.strip() for tag, _, _, j1, j2 in matcher.get_opcodes()
+                     if tag != "equal" for line in mutated[j1:j2])
+    # stripped: a module-level mutant has no function after the "@"
+    return f"{before} -> {after} @ {enclosing(chr(10).join(original), min(lines))}".strip()
+
+
+def killer(output: str) -> str:
+    """The first test pytest reports as failed (or errored) in ``output``."""
+    for line in output.splitlines():
+        for mark in ("FAILED ", "ERROR "):
+            if line.startswith(mark):
+                return line[len(mark):].split(" - ", 1)[0].strip()
+    return ""
+
+
 def main(shard_dir: str) -> int:
     shard = Path(shard_dir)
     config = json.loads((shard / "probe.json").read_text())
@@ -176,6 +203,19 @@ def main(shard_dir: str) -> int:
     mutated = Path(config["mutated"]).read_text().splitlines()
     lines = changed_lines(original, mutated)
     coverage_map = json.loads(Path(config["map"]).read_text())
+    mutant = identity(original, mutated, lines) if lines else ""
+    print(f"{MUTANT}{mutant}")
+    recorded = config.get("killers", {}).get(mutant)
+    if recorded:
+        # the test that killed this mutant when the killers were recorded:
+        # tried first; a test that no longer exists or passes now is no verdict
+        coverage_map["durations"].setdefault(recorded["test"], recorded["seconds"])
+        rc = run_tests(config, coverage_map, [recorded["test"]], lines, missing_ok=True)
+        if rc not in (0, *_NOT_RUN):
+            return rc
+        print(f"mutation-probe: its recorded killer {recorded['test']} "
+              f"{'passed' if rc == 0 else 'is not in the contract any more'}; "
+              f"judged by the coverage map")
     starts = coverage_map.get("statement_starts", {})
     lines |= {starts[str(line)] for line in lines if str(line) in starts}
     tiers = judges(coverage_map, lines)
@@ -193,9 +233,12 @@ def main(shard_dir: str) -> int:
     return rc
 
 
-def run_tests(config: dict, coverage_map: dict, tests: list, lines: set) -> int:
+def run_tests(config: dict, coverage_map: dict, tests: list, lines: set,
+              missing_ok: bool = False) -> int:
     """Run ``tests`` on the mutant within their time box; pytest's exit code
-    (non-zero: killed), or 3 when the box ran out."""
+    (non-zero: killed), or 3 when the box ran out. ``missing_ok``: tests
+    that are not collected are no harness error (a recorded killer since
+    renamed)."""
     box = time_box(coverage_map, tests)
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                *config["pytest_args"], *tests]
@@ -220,7 +263,10 @@ def run_tests(config: dict, coverage_map: dict, tests: list, lines: set) -> int:
           f"{time.monotonic() - started:.1f}s, exit {process.returncode}")
     print(output[-4000:])
     if process.returncode in _NOT_RUN:
-        print(f"{HARNESS_ERROR} (exit {process.returncode})")
+        if not missing_ok:
+            print(f"{HARNESS_ERROR} (exit {process.returncode})")
+    elif process.returncode != 0 and killer(output):
+        print(f"{KILLED_BY}{killer(output)}")
     return process.returncode
 
 

@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Optional
 
-from .probe import HARNESS_ERROR, TIMED_OUT, UNREACHED
+from .probe import HARNESS_ERROR, KILLED_BY, MUTANT, TIMED_OUT, UNREACHED
 
 #: a listed equivalent mutant not run (python -m mutation without --run-equivalents)
 LISTED_EQUIVALENT = "mutation: listed as equivalent (mutation/equivalent.toml); not run"
@@ -139,10 +139,26 @@ def collect(sessions: dict, repo: Path, equivalents: list,
                         mutant["stale_equivalent"] = entry["reason"]
                     if mutant["outcome"] == "error":
                         mutant["detail"] = (result.output or "")[-600:]
+                    said = probe_said(result.output or "")
+                    if said.get(MUTANT):
+                        mutant["identity"] = said[MUTANT]
+                    if said.get(KILLED_BY) and mutant["outcome"] == "killed":
+                        mutant["killer"] = said[KILLED_BY]
                     seen.add(item.job_id)
                     mutants.append(mutant)
         mutants.sort(key=lambda m: (m["line"], m["operator"], m["occurrence"]))
     return found
+
+
+def probe_said(output: str) -> dict:
+    """The last line the probe printed after each of its markers (MUTANT,
+    KILLED_BY), by marker."""
+    said: dict = {}
+    for line in output.splitlines():
+        for marker in (MUTANT, KILLED_BY):
+            if line.startswith(marker):
+                said[marker] = line[len(marker):].strip()
+    return said
 
 
 OUTCOMES = ("killed", "timed_out", "survived", "unreached", "equivalent", "beyond_contract",

@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mutation.probe import (changed_lines, escalation, import_time_uses, judges,  # noqa: E402
+from mutation.probe import (KILLED_BY, MUTANT, changed_lines, escalation,  # noqa: E402
+                            identity, import_time_uses, judges, killer,
                             statement_starts,
                             time_box)
 
@@ -19,6 +20,7 @@ def selected_tests(cmap, lines):
     """The tests a mutant of ``lines`` is first run against (the first tier's)."""
     return (judges(cmap, lines) or [[]])[0]
 from mutation.report import (diff_lines, enclosing, is_equivalent, load_equivalents,  # noqa: E402
+                             probe_said,
                              markdown, merge, mutant_key, summarize)
 
 
@@ -292,3 +294,26 @@ def test_relisting_a_report_moves_the_triaged_survivors_and_their_counts():
     assert doc["equivalent"][0]["reason"] == "same program"
     counts = doc["files"]["f.py"]
     assert (counts["survived"], counts["equivalent"], counts["score"]) == (1, 1, round(2 / 3, 4))
+
+
+def test_a_mutant_is_identified_by_its_source_and_function_not_its_line():
+    original = ["class A:", "    def f(self):", "        return 1 + 2", ""]
+    mutated = ["class A:", "    def f(self):", "        return 1 - 2", ""]
+    moved = ["# a new first line"] + original
+    moved_mutated = ["# a new first line"] + mutated
+    key = identity(original, mutated, changed_lines(original, mutated))
+    assert key == "return 1 + 2 -> return 1 - 2 @ A.f"
+    assert identity(moved, moved_mutated, changed_lines(moved, moved_mutated)) == key
+    # at module level: nothing after the "@", as the report reads it back (stripped)
+    top, top_mutated = ["LIMIT = 64 * 1024"], ["LIMIT = 64 / 1024"]
+    assert identity(top, top_mutated, {1}) == "LIMIT = 64 * 1024 -> LIMIT = 64 / 1024 @"
+
+
+def test_the_killer_is_the_first_test_pytest_reports_failed_and_the_report_keeps_it():
+    output = ("F\n=== short test summary info ===\n"
+              "FAILED pkg/suite/test_a.py::test_x[sqlite] - AssertionError: no\n"
+              "ERROR pkg/suite/test_b.py::test_y[sqlite]\n")
+    assert killer(output) == "pkg/suite/test_a.py::test_x[sqlite]"
+    assert killer("1 passed in 0.1s") == ""
+    said = probe_said(f"{MUTANT}a -> b @ f\n{output}{KILLED_BY}{killer(output)}\n")
+    assert said == {MUTANT: "a -> b @ f", KILLED_BY: "pkg/suite/test_a.py::test_x[sqlite]"}
